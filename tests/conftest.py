@@ -1,7 +1,7 @@
 """Test-session set-up shared by every test module.
 
 TensorFlow must see its devices configured before anything runs, so this file splits the one
-physical CPU into two logical devices: tests of `tf.distribute.MirroredStrategy` then run in-process.
+physical CPU into two logical devices, so that `tf.distribute.MirroredStrategy` runs in-process.
 """
 
 import os
