@@ -1,0 +1,143 @@
+"""SAGAN-family models: every registered variant builds, runs and trains at 32x32 and 64x64."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from ylg_tf import models
+from ylg_tf.training import GANTrainer, default_config, make_strategy
+
+VARIANTS = sorted(models.VARIANTS)
+
+
+def small_config(variant, resolution):
+    """Widths at which every variant's attention input splits evenly over 8 heads."""
+    config = default_config()
+    config.model.variant = variant
+    config.data.resolution = resolution
+    wide = variant == "mixed_resolution"  # 4 narrow + 4 wide heads need 128 channels
+    config.model.g_base_channels = 32 if wide else 16
+    config.model.d_base_channels = 32 if wide else 16
+    if resolution == 64:  # D's 1x, 2x, 4x... plan reaches 64 (128) channels at 8x8 (4x4)
+        config.model.d_attention_resolution = 4 if wide else 8
+    config.train.batch_size = 2
+    config.train.steps = 2
+    config.train.log_every = config.train.sample_every = config.train.checkpoint_every = 2
+    return config
+
+
+@pytest.mark.parametrize("resolution", [32, 64])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_trains_two_steps(variant, resolution, tmp_path):
+    trainer = GANTrainer(small_config(variant, resolution), make_strategy("default"), tmp_path)
+    metrics = trainer.train()
+    assert int(trainer.step.numpy()) == 2
+    assert all(np.isfinite(list(metrics.values()))), metrics
+    images = trainer.sampler((np.zeros((2, 128), "float32"), np.array([0, 1])))
+    assert images.shape == (2, resolution, resolution, 3)
+    assert np.all(np.abs(images) <= 1.0) and np.all(np.isfinite(images))
+
+
+def _inputs(resolution, batch=2, z_dim=128):
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((batch, z_dim)).astype("float32")
+    images = rng.uniform(-1, 1, (batch, resolution, resolution, 3)).astype("float32")
+    return z, images, np.arange(batch, dtype="int32") % 10
+
+
+def test_attention_maps_and_d0():
+    config = small_config("ylg", 32)
+    G, D = models.build_generator(config, 10), models.build_discriminator(config, 10)
+    z, images, labels = _inputs(32)
+    fake, g_probs = G((z, labels), return_attention_scores=True)
+    logits, d_probs = D((images, labels), return_attention_scores=True)
+    assert fake.shape == (2, 32, 32, 3) and logits.shape == (2,)
+    # Attention after the 16x16 block: 256 queries over 8x8 = 64 pooled keys, 8 heads.
+    assert g_probs.shape == (2, 8, 256, 64) and d_probs.shape == (2, 8, 256, 64)
+    np.testing.assert_allclose(np.sum(d_probs, axis=-1), 1.0, rtol=1e-5)
+    d0 = D.d0(images)
+    assert d0.shape == (2, 16, 16, 64)
+    # D0 is what the attention layer sees: its own attention on D0 equals D's.
+    _, direct = D.attention(d0, return_attention_scores=True)
+    np.testing.assert_allclose(direct, d_probs, rtol=1e-6)
+
+
+def test_no_attention_returns_none():
+    config = small_config("no_attention", 32)
+    G = models.build_generator(config, 10)
+    z, _, labels = _inputs(32)
+    _, probs = G((z, labels), return_attention_scores=True)
+    assert probs is None
+
+
+def test_projection_uses_the_label():
+    config = small_config("sagan", 32)
+    D = models.build_discriminator(config, 10)
+    _, images, _ = _inputs(32)
+    projection = D.projection.layer.kernel  # [channels, classes]
+    projection.assign(np.random.default_rng(1).normal(size=projection.shape).astype("float32"))
+    a = D((images, np.array([0, 0])))
+    b = D((images, np.array([3, 3])))
+    assert not np.allclose(a, b)
+
+
+@pytest.mark.parametrize("variant", ["ylg", "sagan"])
+def test_keras_round_trip(variant, tmp_path):
+    config = small_config(variant, 32)
+    G, D = models.build_generator(config, 10), models.build_discriminator(config, 10)
+    z, images, labels = _inputs(32)
+    for model, inputs in ((G, (z, labels)), (D, (images, labels))):
+        path = tmp_path / f"{model.name}.keras"
+        model.save(path)
+        loaded = keras.models.load_model(path)
+        np.testing.assert_array_equal(model(inputs), loaded(inputs))
+
+
+class _Passthrough(keras.layers.Layer):
+    """The attention-layer contract: `(x, training, return_attention_scores)` -> `(y, probs)`."""
+
+    def call(self, x, training=None, return_attention_scores=False):
+        return (x, None) if return_attention_scores else x
+
+
+def test_a_new_attention_kind_slots_in():
+    models.register_attention_builder(
+        "passthrough_for_test", lambda variant, channels, name: _Passthrough(name=name)
+    )
+    variant = models.register_variant(
+        models.AttentionVariant("passthrough", "passthrough_for_test")
+    )
+    try:
+        config = small_config("passthrough", 32)
+        G, D = models.build_generator(config, 10), models.build_discriminator(config, 10)
+        z, images, labels = _inputs(32)
+        assert G((z, labels)).shape == (2, 32, 32, 3)
+        assert D((images, labels)).shape == (2,)
+    finally:
+        del models.VARIANTS[variant.name], models.ATTENTION_BUILDERS["passthrough_for_test"]
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        (dict(variant="ylg3"), "ylg3"),
+        (dict(attention_resolution=64), "64"),
+        (dict(resolution=48), "48"),
+        (dict(channel_multipliers=(4, 4)), r"\(4, 4\)"),
+    ],
+)
+def test_generator_errors_name_the_value(change, match):
+    args = dict(resolution=32, num_classes=10, base_channels=16) | change
+    with pytest.raises(ValueError, match=match):
+        models.Generator(**args)
+
+
+def test_mixed_resolution_needs_128_channels():
+    variant = models.get_variant("mixed_resolution")
+    assert dataclasses.asdict(variant)["mixed_widths"]
+    with pytest.raises(ValueError, match="multiple of 128"):
+        models.attention_layer(variant, 64, "attention")
+    layer = models.attention_layer(variant, 256, "attention")
+    assert layer.key_widths == [2, 2, 2, 2, 6, 6, 6, 6]  # the paper's split at C // 8 = 32

@@ -1,0 +1,42 @@
+"""`ylg-train`: trains a GAN of the zoo from an ml_collections config file.
+
+  ylg-train --config=experiments/configs/ylg_digits32.py --workdir=runs/ylg_digits32 \
+      [--config.train.steps=3000] [--strategy=mirrored --cpu_replicas=2]
+
+Re-running the same command resumes from the run directory's latest checkpoint.
+"""
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from ylg_tf.training import STRATEGIES, GANTrainer, make_strategy
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Run config file.", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
+_STRATEGY = flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy.")
+_TPU = flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
+_CPU_REPLICAS = flags.DEFINE_integer(
+    "cpu_replicas", 0, "With --strategy=mirrored and no GPUs: logical CPU replicas."
+)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if _CONFIG.value is None:
+        raise app.UsageError("--config is required, e.g. experiments/configs/ylg_digits32.py")
+    strategy = make_strategy(_STRATEGY.value, tpu=_TPU.value, cpu_replicas=_CPU_REPLICAS.value)
+    logging.info("Config:\n%s", _CONFIG.value)
+    trainer = GANTrainer(_CONFIG.value, strategy, _WORKDIR.value)
+    trainer.train()
+    print(f"Samples:     {trainer.workdir / 'samples'}")
+    print(f"Checkpoints: {trainer.manager.directory} (latest {trainer.manager.latest_checkpoint})")
+    print(f"TensorBoard: tensorboard --logdir {trainer.workdir / 'logs'}")
+
+
+def run() -> None:
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,46 @@
+"""Builds G and D from a run config (`ylg_tf.training.config`), the same way for every binary."""
+
+from __future__ import annotations
+
+import ml_collections
+import numpy as np
+
+from ylg_tf.models.discriminator import Discriminator
+from ylg_tf.models.generator import Generator
+
+
+def build_generator(
+    config: ml_collections.ConfigDict, num_classes: int, synchronized_bn: bool = False, name="G"
+) -> Generator:
+    """The generator of `config`, with its weights created (called once on zeros)."""
+    model = config.model
+    generator = Generator(
+        resolution=config.data.resolution,
+        num_classes=num_classes,
+        z_dim=model.z_dim,
+        base_channels=model.g_base_channels,
+        variant=model.variant,
+        attention_resolution=model.g_attention_resolution or None,
+        bn_momentum=model.bn_momentum,
+        synchronized_bn=synchronized_bn,
+        name=name,
+    )
+    generator((np.zeros((2, model.z_dim), "float32"), np.zeros((2,), "int32")))
+    return generator
+
+
+def build_discriminator(
+    config: ml_collections.ConfigDict, num_classes: int, name="D"
+) -> Discriminator:
+    """The discriminator of `config`, with its weights created (called once on zeros)."""
+    resolution = config.data.resolution
+    discriminator = Discriminator(
+        resolution=resolution,
+        num_classes=num_classes,
+        base_channels=config.model.d_base_channels,
+        variant=config.model.variant,
+        attention_resolution=config.model.d_attention_resolution or None,
+        name=name,
+    )
+    discriminator((np.zeros((2, resolution, resolution, 3), "float32"), np.zeros((2,), "int32")))
+    return discriminator

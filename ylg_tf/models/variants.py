@@ -1,0 +1,126 @@
+"""The variant registry: a model variant is an attention layer spec, never new model code.
+
+`ATTENTION_BUILDERS` maps a layer kind to a function building the Keras layer, so a new family
+(GANformer's bipartite attention) slots in by registering a builder and its variants. A built layer
+is called as `layer(x, training=..., return_attention_scores=True)` and returns `(y, probs)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import keras
+
+from ylg_tf.layers import SelfAttention2D, SparseAttention2D
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionVariant:
+    """How one attention layer of G and D is built.
+
+    Attributes:
+      name: registry key.
+      kind: `"none"`, `"self"` (SAGAN's `SelfAttention2D`) or `"sparse"` (`SparseAttention2D`);
+        other kinds come from `register_attention_builder`.
+      layout, heads, curve: `SparseAttention2D`'s head layout, head count and ESA curve.
+      mixed_widths: split query/key channels into 4 narrow heads of 1/16 and 4 wide heads of
+        3/16 of `C // 8` (supplementary §5.4: widths 2 and 6 at `C // 8 = 32`).
+      description: one line for listings.
+    """
+
+    name: str
+    kind: str
+    layout: str = "dense"
+    heads: int | None = None
+    curve: str = "manhattan"
+    mixed_widths: bool = False
+    description: str = ""
+
+
+def _sparse(variant: AttentionVariant, channels: int, name: str) -> keras.layers.Layer:
+    key_widths = None
+    if variant.mixed_widths:
+        total = channels // 8
+        if total % 16:
+            raise ValueError(
+                f"Variant {variant.name!r} splits channels // 8 into sixteenths; the attention "
+                f"input has {channels} channels, which is not a multiple of 128."
+            )
+        key_widths = [total // 16] * 4 + [3 * total // 16] * 4
+    return SparseAttention2D(
+        layout=variant.layout,
+        heads=variant.heads,
+        curve=variant.curve,
+        key_widths=key_widths,
+        name=name,
+    )
+
+
+ATTENTION_BUILDERS: dict[str, Callable[[AttentionVariant, int, str], keras.layers.Layer]] = {
+    "self": lambda variant, channels, name: SelfAttention2D(name=name),
+    "sparse": _sparse,
+}
+
+VARIANTS: dict[str, AttentionVariant] = {}
+
+
+def register_variant(variant: AttentionVariant) -> AttentionVariant:
+    """Adds a variant to the registry (its kind must have a builder, or be `"none"`)."""
+    if variant.kind != "none" and variant.kind not in ATTENTION_BUILDERS:
+        raise ValueError(
+            f"Variant {variant.name!r} has kind {variant.kind!r}; known kinds: "
+            f"{['none', *ATTENTION_BUILDERS]}."
+        )
+    VARIANTS[variant.name] = variant
+    return variant
+
+
+def register_attention_builder(
+    kind: str, builder: Callable[[AttentionVariant, int, str], keras.layers.Layer]
+) -> None:
+    """Registers how to build the layers of a new attention kind."""
+    ATTENTION_BUILDERS[kind] = builder
+
+
+def get_variant(name: str) -> AttentionVariant:
+    """The registered variant `name`, or a ValueError listing the registered ones."""
+    if name not in VARIANTS:
+        raise ValueError(f"Unknown model variant {name!r}; registered: {sorted(VARIANTS)}.")
+    return VARIANTS[name]
+
+
+def attention_layer(variant: AttentionVariant, channels: int, name: str) -> keras.layers.Layer:
+    """The attention layer of `variant` for an input of `channels` channels (None for "none")."""
+    if variant.kind == "none":
+        return None
+    return ATTENTION_BUILDERS[variant.kind](variant, channels, name)
+
+
+for _variant in (
+    AttentionVariant("no_attention", "none", description="SAGAN's ResNet without attention"),
+    AttentionVariant("sagan", "self", description="SAGAN: one dense head"),
+    AttentionVariant("sagan_8head", "sparse", "dense", heads=8, description="8 dense heads"),
+    AttentionVariant("ylg", "sparse", "ylg", description="YLG: RTL/LTR heads, ESA order"),
+    AttentionVariant(
+        "ylg_strided", "sparse", "ylg_strided", description="Full-Information strided heads"
+    ),
+    AttentionVariant(
+        "ylg_no_esa", "sparse", "ylg", curve="row_major", description="YLG, row-major order"
+    ),
+    AttentionVariant(
+        "ylg_hilbert", "sparse", "ylg", curve="hilbert", description="YLG, Hilbert order"
+    ),
+    AttentionVariant(
+        "dense_sparse", "sparse", "dense_sparse", description="4 RTL/LTR heads + 4 dense heads"
+    ),
+    AttentionVariant(
+        "mixed_resolution",
+        "sparse",
+        "dense",
+        heads=8,
+        mixed_widths=True,
+        description="8 dense heads, 4 narrow and 4 wide",
+    ),
+):
+    register_variant(_variant)

@@ -1,0 +1,91 @@
+"""The run configuration: every field a training run reads, with defaults and validation.
+
+Experiment files under `experiments/configs/` start from `default_config()` and override fields;
+the binary saves the resolved config as `config.json` in the run directory.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from ylg_tf.models.architecture import RESOLUTIONS
+from ylg_tf.models.variants import get_variant
+
+MIXED_PRECISION = ("", "bfloat16", "float16")
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """A small YLG model on the embedded digits at 32x32 (the README's main job)."""
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+
+    config.data = ml_collections.ConfigDict()
+    config.data.name = "digits"  # "digits", a tfds name ("cifar10", "lsun/bedroom"), "folder:/path"
+    config.data.resolution = 32
+    config.data.split = "train"
+    config.data.data_dir = ""  # tfds data directory ("" = tfds default)
+    config.data.manual_dir = ""  # tfds manual download directory (imagenet2012)
+    config.data.strict = False  # image folders: reject unreadable files instead of skipping
+
+    config.model = ml_collections.ConfigDict()
+    config.model.variant = "ylg"
+    config.model.z_dim = 128
+    config.model.g_base_channels = 64
+    config.model.d_base_channels = 64
+    config.model.g_attention_resolution = 0  # 0 = the architecture's default for the resolution
+    config.model.d_attention_resolution = 0
+    config.model.bn_momentum = 0.99
+
+    config.train = ml_collections.ConfigDict()
+    config.train.steps = 2000
+    config.train.batch_size = 64  # global batch, split over replicas
+    config.train.d_steps = 1  # D updates per G update
+    config.train.g_lr = 1e-4  # TTUR (REFERENCE.md §1)
+    config.train.d_lr = 4e-4
+    config.train.beta1 = 0.0
+    config.train.beta2 = 0.9
+    config.train.ema_decay = 0.999  # 0 disables the EMA generator
+    config.train.ema_start = 0  # step from which the EMA averages
+    config.train.steps_per_call = 1  # train steps per tf.function call (raise on accelerators)
+    config.train.mixed_precision = ""  # "", "bfloat16" or "float16"
+    config.train.deterministic = False  # tf.config.experimental.enable_op_determinism
+    config.train.log_every = 50
+    config.train.sample_every = 500
+    config.train.checkpoint_every = 500
+    config.train.keep_checkpoints = 3
+    return config
+
+
+def parse_config_arg(arg: str | None, defaults: dict) -> dict:
+    """A config file's `"k=v,k2=v2"` argument -> `defaults` updated, values typed like them.
+
+    Unknown keys are an error, so that a typo cannot silently run the default experiment.
+    """
+    values = dict(defaults)
+    for item in filter(None, (arg or "").split(",")):
+        key, _, value = item.partition("=")
+        if key not in defaults:
+            raise ValueError(f"Unknown config arg {key!r}; accepted: {sorted(defaults)}.")
+        kind = type(defaults[key])
+        values[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return values
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Rejects a config that cannot run, naming the bad field and its accepted values."""
+    get_variant(config.model.variant)
+    if config.data.resolution not in RESOLUTIONS:
+        raise ValueError(
+            f"config.data.resolution={config.data.resolution!r}; expected one of {RESOLUTIONS}."
+        )
+    if config.train.mixed_precision not in MIXED_PRECISION:
+        raise ValueError(
+            f"config.train.mixed_precision={config.train.mixed_precision!r}; "
+            f"expected one of {MIXED_PRECISION}."
+        )
+    for field in ("steps", "batch_size", "d_steps", "steps_per_call", "log_every"):
+        value = config.train[field]
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"config.train.{field}={value!r}; expected an integer >= 1.")
+    if not 0.0 <= config.train.ema_decay < 1.0:
+        raise ValueError(f"config.train.ema_decay={config.train.ema_decay!r}; expected [0, 1).")

@@ -1,0 +1,78 @@
+"""What a run shows while it trains: progress lines, TensorBoard summaries and PNG grids."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+
+def image_grid(images: np.ndarray, columns: int, scale: int = 1) -> np.ndarray:
+    """`[N, H, W, C]` floats in [-1, 1] -> one uint8 grid with 1px white gaps.
+
+    Each image is enlarged `scale` times (nearest neighbour) so that small samples stay legible.
+    """
+    images = np.clip((np.asarray(images, np.float32) + 1.0) * 127.5, 0, 255).astype(np.uint8)
+    images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    count, height, width, channels = images.shape
+    rows = -(-count // columns)
+    grid = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1, channels), 255, np.uint8)
+    for k, image in enumerate(images):
+        top, left = (k // columns) * (height + 1), (k % columns) * (width + 1)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    """Writes a uint8 `[H, W, C]` array as PNG (creating the directory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tf.io.write_file(str(path), tf.io.encode_png(image))
+    return path
+
+
+def attention_grid(probs: np.ndarray, key_hw: tuple[int, int]) -> np.ndarray:
+    """Per head, where the centre query of the first sample looks: `[heads, kh, kw, 1]` in [-1, 1].
+
+    Each head's map is scaled to its own maximum so that sparse and dense heads are both visible.
+    """
+    probs = np.asarray(probs, np.float32)[0]  # [heads, nq, nk]
+    maps = probs[:, probs.shape[1] // 2 + int(np.sqrt(probs.shape[1])) // 2]
+    maps = maps / np.maximum(maps.max(axis=1, keepdims=True), 1e-12)
+    return (maps.reshape(-1, *key_hw, 1) * 2.0 - 1.0).astype(np.float32)
+
+
+class Progress:
+    """Logs steps/s, images/s and the ETA, measured between consecutive reports."""
+
+    def __init__(self, total_steps: int, global_batch: int, first_step: int) -> None:
+        self.total_steps, self.global_batch = total_steps, global_batch
+        self._last_step, self._last_time = first_step, time.perf_counter()
+
+    def report(self, step: int, metrics: dict[str, float]) -> float:
+        now = time.perf_counter()
+        rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
+        self._last_step, self._last_time = step, now
+        eta = (self.total_steps - step) / rate if rate > 0 else float("inf")
+        values = " ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+        logging.info(
+            "step %d/%d (%.0f%%) | %.2f steps/s, %.0f img/s | ETA %s | %s",
+            step,
+            self.total_steps,
+            100.0 * step / self.total_steps,
+            rate,
+            rate * self.global_batch,
+            _duration(eta),
+            values,
+        )
+        return rate
+
+
+def _duration(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "?"
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
