@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from distribute_util import two_cpu_strategy
 from PIL import Image
 
 from ylg_tf.data import build_dataset, distributed_batches
@@ -13,7 +14,7 @@ RES = 8
 
 @pytest.fixture(scope="module")
 def strategy():
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    return two_cpu_strategy()
 
 
 def _steps(dist_dataset, strategy, steps):

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
+from distribute_util import two_cpu_strategy
 from keras_test_case import TestCase, perturb_weights, to_numpy
 
 from ylg_tf.layers import ConditionalBatchNorm, ResidualBlockDown, ResidualBlockUp
@@ -122,7 +123,7 @@ class ConditionalBatchNormTest(TestCase):
     @parameterized.named_parameters(("synchronized", True), ("per_replica", False))
     def test_mirrored_strategy_statistics(self, synchronized):
         # conftest.py splits the CPU in two logical devices: two replicas of two examples each.
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        strategy = two_cpu_strategy()
         x, labels = _inputs((4, 3, 3, 2)), _labels(0, 1, 2, 1)
         with strategy.scope():
             cbn = ConditionalBatchNorm(num_classes=3, synchronized=synchronized)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from distribute_util import two_cpu_strategy
 
 from ylg_tf.training import (
     GANTrainer,
@@ -98,9 +99,7 @@ def _feeds_batch_norm(path):
 def test_mirrored_first_update_equals_single_device(tmp_path):
     config = tiny_config(steps=1, batch_size=8, ema_decay=0.0)
     single = GANTrainer(config, make_strategy("default"), tmp_path / "single")
-    mirrored = GANTrainer(
-        config, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), tmp_path / "mirrored"
-    )
+    mirrored = GANTrainer(config, two_cpu_strategy(), tmp_path / "mirrored")
     initial = _weights(single)
     for path, value in _weights(mirrored).items():
         np.testing.assert_array_equal(value, initial[path])  # same seed, same initial weights
