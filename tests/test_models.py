@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from ylg_tf import models
+from ylg_tf import layers, models
 from ylg_tf.training import GANTrainer, default_config, make_strategy
 
 VARIANTS = sorted(models.VARIANTS)
@@ -83,7 +83,7 @@ def test_projection_uses_the_label():
     assert not np.allclose(a, b)
 
 
-@pytest.mark.parametrize("variant", ["ylg", "sagan"])
+@pytest.mark.parametrize("variant", ["ylg", "sagan", "ganformer_duplex"])
 def test_keras_round_trip(variant, tmp_path):
     config = small_config(variant, 32)
     G, D = models.build_generator(config, 10), models.build_discriminator(config, 10)
@@ -93,6 +93,46 @@ def test_keras_round_trip(variant, tmp_path):
         model.save(path)
         loaded = keras.models.load_model(path)
         np.testing.assert_array_equal(model(inputs), loaded(inputs))
+
+
+def test_ganformer_at_two_resolutions_and_no_attention_in_d():
+    config = small_config("ganformer_simplex", 32)
+    config.model.g_attention_resolution = (16, 8)  # any order: layers follow the blocks
+    G, D = models.build_generator(config, 10), models.build_discriminator(config, 10)
+    assert G.attention_resolution == [8, 16]
+    assert [layer.name for layer in G.attention_layers] == ["attention_8", "attention_16"]
+    assert G.attention is G.attention_layers[0]
+    z, images, labels = _inputs(32)
+    fake, probs = G((z, labels), return_attention_scores=True)
+    assert fake.shape == (2, 32, 32, 3)
+    # One latent -> image map per layer: 8x8 and 16x16 positions over 16 latents, 1 head.
+    assert isinstance(probs, tuple) and [p.shape for p in probs] == [
+        (2, 1, 64, 16),
+        (2, 1, 256, 16),
+    ]
+    for p in probs:
+        np.testing.assert_allclose(np.sum(p, axis=-1), 1.0, rtol=1e-5)
+    # The same latents (one SN map of z) feed both layers.
+    assert G.latent_mapping is not None and G.latent_mapping.layer.units == 16 * 32
+    logits, d_probs = D((images, labels), return_attention_scores=True)
+    assert logits.shape == (2,) and d_probs is None and D.attention is None
+    assert not any(
+        isinstance(layer, (layers.BipartiteAttention, layers.SparseAttention2D))
+        for layer in D._flatten_layers()
+    )
+
+
+def test_variants_without_latents_have_no_latent_mapping():
+    G = models.build_generator(small_config("ylg", 32), 10)
+    assert G.latent_mapping is None and len(G.attention_layers) == 1
+    assert G.attention.name == "attention"  # single-layer name and checkpoint path unchanged
+
+
+def test_a_latent_variant_cannot_be_in_d():
+    variant = models.AttentionVariant("bad", "bipartite", num_latents=4)
+    with pytest.raises(ValueError, match="in_discriminator=False"):
+        models.register_variant(variant)
+    assert "bad" not in models.VARIANTS
 
 
 class _Passthrough(keras.layers.Layer):
@@ -126,6 +166,9 @@ def test_a_new_attention_kind_slots_in():
         (dict(attention_resolution=64), "64"),
         (dict(resolution=48), "48"),
         (dict(channel_multipliers=(4, 4)), r"\(4, 4\)"),
+        (dict(attention_resolution=(8, 64)), "64"),
+        (dict(attention_resolution=(16, 16)), r"\(16, 16\)"),
+        (dict(attention_resolution="16"), "'16'"),
     ],
 )
 def test_generator_errors_name_the_value(change, match):
@@ -141,3 +184,14 @@ def test_mixed_resolution_needs_128_channels():
         models.attention_layer(variant, 64, "attention")
     layer = models.attention_layer(variant, 256, "attention")
     assert layer.key_widths == [2, 2, 2, 2, 6, 6, 6, 6]  # the paper's split at C // 8 = 32
+
+
+def test_ganformer_at_two_resolutions_trains_and_writes_samples(tmp_path):
+    config = small_config("ganformer_simplex", 32)
+    config.model.g_attention_resolution = (8, 16)
+    trainer = GANTrainer(config, make_strategy("default"), tmp_path)
+    metrics = trainer.train()
+    assert all(np.isfinite(list(metrics.values()))), metrics
+    assert (tmp_path / "samples" / "step_0000002.png").exists()
+    _, probs = trainer.sampler(_inputs(32)[::2], return_attention_scores=True)
+    assert [p.shape for p in probs] == [(2, 1, 64, 16), (2, 1, 256, 16)]

@@ -18,8 +18,9 @@ from ylg_tf.models.variants import attention_layer, get_variant
 class Discriminator(keras.Model):
     """Image and class label -> real/fake logit (hinge loss), Miyato & Koyama's projection.
 
-    Residual down-blocks -> [attention after the block at `attention_resolution`] -> more
-    blocks -> ReLU -> global sum pool -> SN linear + <SN class embedding, features>.
+    Residual down-blocks -> [attention after the block at `attention_resolution`, unless the
+    variant has `in_discriminator=False`] -> more blocks -> ReLU -> global sum pool -> SN linear
+    + <SN class embedding, features>.
     `d0(images)` returns the features right before the attention layer, which YLG's inversion
     compares (REFERENCE.md §2).
 
@@ -63,9 +64,10 @@ class Discriminator(keras.Model):
             )
             for k, (channels, downsample, _) in enumerate(plan)
         ]
-        self.attention = attention_layer(
-            get_variant(variant), plan[self._attention_after][0], name="attention"
-        )
+        spec = get_variant(variant)
+        self.attention = None
+        if spec.in_discriminator:
+            self.attention = attention_layer(spec, plan[self._attention_after][0], "attention")
         self.linear = sn_dense(1, name="linear")
         # <embed(y), h> == (h @ E^T)[y]: an SN dense layer holds the class embedding E.
         self.projection = sn_dense(num_classes, use_bias=False, name="projection")

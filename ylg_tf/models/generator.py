@@ -1,7 +1,8 @@
-"""SAGAN's class-conditional ResNet generator with one attention layer."""
+"""SAGAN's class-conditional ResNet generator with attention after one or several blocks."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import keras
@@ -20,8 +21,10 @@ from ylg_tf.models.variants import attention_layer, get_variant
 class Generator(keras.Model):
     """z and a class label -> image in [-1, 1] (SAGAN/BigGAN style, spectral norm everywhere).
 
-    z -> SN linear -> 4x4 -> residual up-blocks with conditional batch norm -> [attention after
-    the block at `attention_resolution`] -> BN, ReLU, SN 3x3 conv -> tanh.
+    z -> SN linear -> 4x4 -> residual up-blocks with conditional batch norm -> [an attention
+    layer after the block at each of `attention_resolution`] -> BN, ReLU, SN 3x3 conv -> tanh.
+    For a variant that `needs_latents` (GANformer), an SN linear layer also maps z to
+    `[num_latents, latent_dim]` latents, which every attention layer receives.
 
     Args:
       resolution: output size, 32, 64 or 128.
@@ -30,14 +33,24 @@ class Generator(keras.Model):
       base_channels: width unit; block channels are multiples of it (`architecture.py`).
       channel_multipliers: override the per-block multipliers.
       variant: registered attention variant (`ylg_tf.models.VARIANTS`).
-      attention_resolution: feature resolution after which the attention layer sits.
+      attention_resolution: feature resolution after which the attention layer sits, or a
+        sequence of them (one layer after each; e.g. `(16, 32)`). None: the architecture's
+        default for `resolution`.
       bn_momentum: batch-norm moving-average momentum.
       synchronized_bn: synchronize batch statistics across replicas.
 
     Call arguments:
       inputs: `(z [B, z_dim], labels [B] int)`.
       training: batch statistics and spectral-norm updates in training mode.
-      return_attention_scores: also return the attention probabilities (None without attention).
+      return_attention_scores: also return the attention probabilities: None without
+        attention, one tensor with one attention layer, a tuple of them (in block order, lowest
+        resolution first) with several.
+
+    Attributes:
+      attention_layers: the attention layers, in block order (empty without attention).
+      attention: the first of them, or None (kept so single-layer callers and checkpoint paths
+        stay as they were).
+      latent_mapping: the SN z -> latents layer, or None when the variant needs no latents.
     """
 
     def __init__(
@@ -48,7 +61,7 @@ class Generator(keras.Model):
         base_channels: int = 64,
         channel_multipliers: Sequence[int] | None = None,
         variant: str = "ylg",
-        attention_resolution: int | None = None,
+        attention_resolution: int | Sequence[int] | None = None,
         bn_momentum: float = 0.99,
         synchronized_bn: bool = False,
         **kwargs,
@@ -60,16 +73,18 @@ class Generator(keras.Model):
         self.base_channels = base_channels
         self.channel_multipliers = channel_multipliers
         self.variant = variant
-        self.attention_resolution = attention_resolution or DEFAULT_ATTENTION_RESOLUTION.get(
-            resolution
-        )
         self.bn_momentum = bn_momentum
         self.synchronized_bn = synchronized_bn
 
         plan = generator_plan(resolution, base_channels, channel_multipliers)
+        spec = get_variant(variant)
         self._first_channels = plan[0][0]
-        self._attention_after = attention_block(
-            [size for _, size in plan], self.attention_resolution, "Generator"
+        sizes = [size for _, size in plan]
+        resolutions = _attention_resolutions(attention_resolution, resolution)
+        after = sorted(attention_block(sizes, r, "Generator") for r in resolutions)
+        # An int when there is one layer, as before; an ascending list (JSON-friendly) for several.
+        self.attention_resolution = (
+            sizes[after[0]] if len(after) == 1 else [sizes[k] for k in after]
         )
         self.linear = sn_dense(16 * self._first_channels, name="linear")
         self.blocks = [
@@ -82,9 +97,19 @@ class Generator(keras.Model):
             )
             for k, (channels, _) in enumerate(plan)
         ]
-        self.attention = attention_layer(
-            get_variant(variant), plan[self._attention_after][0], name="attention"
-        )
+        names = ["attention"] if len(after) == 1 else [f"attention_{sizes[k]}" for k in after]
+        layers = [
+            attention_layer(spec, plan[k][0], name) for k, name in zip(after, names, strict=True)
+        ]
+        self.attention_layers = [layer for layer in layers if layer is not None]
+        self.attention = self.attention_layers[0] if self.attention_layers else None
+        self._attention_blocks = tuple(after) if self.attention_layers else ()
+        self._latent_shape = (spec.num_latents, spec.latent_dim) if spec.needs_latents else None
+        self.latent_mapping = None
+        if spec.needs_latents:
+            self.latent_mapping = sn_dense(
+                spec.num_latents * spec.latent_dim, name="latent_mapping"
+            )
         self.output_norm = keras.layers.BatchNormalization(
             momentum=bn_momentum, synchronized=synchronized_bn, name="output_norm"
         )
@@ -93,14 +118,23 @@ class Generator(keras.Model):
     def call(self, inputs, training=None, return_attention_scores: bool = False):
         z, labels = inputs
         h = ops.reshape(self.linear(z, training=training), (-1, 4, 4, self._first_channels))
-        probs = None
+        latents = ()
+        if self.latent_mapping is not None:
+            latents = (
+                ops.reshape(self.latent_mapping(z, training=training), (-1, *self._latent_shape)),
+            )
+        probs = []
         for k, block in enumerate(self.blocks):
             h = block(h, labels, training=training)
-            if k == self._attention_after and self.attention is not None:
-                h, probs = self.attention(h, training=training, return_attention_scores=True)
+            if k in self._attention_blocks:
+                layer = self.attention_layers[self._attention_blocks.index(k)]
+                h, layer_probs = layer(h, *latents, training=training, return_attention_scores=True)
+                probs.append(layer_probs)
         h = ops.relu(self.output_norm(h, training=training))
         images = ops.cast(ops.tanh(self.output_conv(h, training=training)), "float32")
-        return (images, probs) if return_attention_scores else images
+        if not return_attention_scores:
+            return images
+        return images, (None if not probs else probs[0] if len(probs) == 1 else tuple(probs))
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -116,3 +150,26 @@ class Generator(keras.Model):
             synchronized_bn=self.synchronized_bn,
         )
         return config
+
+
+def _attention_resolutions(value: int | Sequence[int] | None, resolution: int) -> list:
+    """`attention_resolution` as a list: None, 0 or () give the default for `resolution`.
+
+    Entries are checked against the plan later (`attention_block` names a bad one); repeated
+    entries are an error, since each block gets at most one layer.
+    """
+    if value is None or isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = value or DEFAULT_ATTENTION_RESOLUTION.get(resolution)
+        return [value]
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ValueError(
+            f"Generator attention_resolution must be an int or a sequence of ints, got "
+            f"attention_resolution={value!r}."
+        )
+    values = list(value) or [DEFAULT_ATTENTION_RESOLUTION.get(resolution)]
+    if len(set(values)) != len(values):
+        raise ValueError(
+            f"Generator attention_resolution={value!r} repeats a resolution; give each at most "
+            "once (one attention layer after each listed block)."
+        )
+    return values

@@ -1,8 +1,15 @@
 """The variant registry: a model variant is an attention layer spec, never new model code.
 
 `ATTENTION_BUILDERS` maps a layer kind to a function building the Keras layer, so a new family
-(GANformer's bipartite attention) slots in by registering a builder and its variants. A built layer
-is called as `layer(x, training=..., return_attention_scores=True)` and returns `(y, probs)`.
+slots in by registering a builder and its variants (GANformer's bipartite attention is one).
+
+The attention-layer call contract: a built layer is called as
+`layer(x, training=..., return_attention_scores=True)` and returns `(y, probs)`. A variant with
+`num_latents > 0` (`needs_latents`) gets latents derived from z as a second positional argument,
+`layer(x, latents, training=..., return_attention_scores=True)`, with `latents` of shape
+`[batch, num_latents, latent_dim]`; the generator builds the z -> latents map (an SN linear layer
+shared by all its attention layers) only for such variants. The discriminator has no z, so these
+variants must set `in_discriminator=False`; any variant may, to keep D free of attention.
 """
 
 from __future__ import annotations
@@ -12,21 +19,27 @@ from collections.abc import Callable
 
 import keras
 
-from ylg_tf.layers import SelfAttention2D, SparseAttention2D
+from ylg_tf.layers import BipartiteAttention, SelfAttention2D, SparseAttention2D
 
 
 @dataclasses.dataclass(frozen=True)
 class AttentionVariant:
-    """How one attention layer of G and D is built.
+    """How the attention layers of G and D are built.
 
     Attributes:
       name: registry key.
-      kind: `"none"`, `"self"` (SAGAN's `SelfAttention2D`) or `"sparse"` (`SparseAttention2D`);
-        other kinds come from `register_attention_builder`.
-      layout, heads, curve: `SparseAttention2D`'s head layout, head count and ESA curve.
+      kind: `"none"`, `"self"` (SAGAN's `SelfAttention2D`), `"sparse"` (`SparseAttention2D`) or
+        `"bipartite"` (GANformer's `BipartiteAttention`); other kinds come from
+        `register_attention_builder`.
+      layout, heads, curve: `SparseAttention2D`'s head layout, head count and ESA curve;
+        `heads` is also `BipartiteAttention`'s head count (None: 1).
       mixed_widths: split query/key channels into 4 narrow heads of 1/16 and 4 wide heads of
         3/16 of `C // 8` (supplementary §5.4: widths 2 and 6 at `C // 8 = 32`).
       description: one line for listings.
+      mode: `BipartiteAttention`'s `"simplex"` or `"duplex"`.
+      num_latents: latents the layer receives from z (0: the layer takes x alone).
+      latent_dim: size of each latent when `num_latents > 0`.
+      in_discriminator: whether D gets the attention layer too (False: D has none).
     """
 
     name: str
@@ -36,6 +49,15 @@ class AttentionVariant:
     curve: str = "manhattan"
     mixed_widths: bool = False
     description: str = ""
+    mode: str = "simplex"
+    num_latents: int = 0
+    latent_dim: int = 32
+    in_discriminator: bool = True
+
+    @property
+    def needs_latents(self) -> bool:
+        """Whether the layer is called with latents derived from z (G only)."""
+        return self.num_latents > 0
 
 
 def _sparse(variant: AttentionVariant, channels: int, name: str) -> keras.layers.Layer:
@@ -57,9 +79,21 @@ def _sparse(variant: AttentionVariant, channels: int, name: str) -> keras.layers
     )
 
 
+def _bipartite(variant: AttentionVariant, channels: int, name: str) -> keras.layers.Layer:
+    if not variant.needs_latents:
+        raise ValueError(
+            f"Variant {variant.name!r} of kind 'bipartite' needs latents; got "
+            f"num_latents={variant.num_latents!r}, expected an integer >= 1."
+        )
+    return BipartiteAttention(
+        mode=variant.mode, num_latents=variant.num_latents, heads=variant.heads or 1, name=name
+    )
+
+
 ATTENTION_BUILDERS: dict[str, Callable[[AttentionVariant, int, str], keras.layers.Layer]] = {
     "self": lambda variant, channels, name: SelfAttention2D(name=name),
     "sparse": _sparse,
+    "bipartite": _bipartite,
 }
 
 VARIANTS: dict[str, AttentionVariant] = {}
@@ -71,6 +105,12 @@ def register_variant(variant: AttentionVariant) -> AttentionVariant:
         raise ValueError(
             f"Variant {variant.name!r} has kind {variant.kind!r}; known kinds: "
             f"{['none', *ATTENTION_BUILDERS]}."
+        )
+    if variant.needs_latents and variant.in_discriminator:
+        raise ValueError(
+            f"Variant {variant.name!r} has num_latents={variant.num_latents}: its layers take "
+            "latents derived from z, which the discriminator does not have; set "
+            "in_discriminator=False."
         )
     VARIANTS[variant.name] = variant
     return variant
@@ -121,6 +161,24 @@ for _variant in (
         heads=8,
         mixed_widths=True,
         description="8 dense heads, 4 narrow and 4 wide",
+    ),
+    # GANformer: k = 16 latents from z; no attention in D (the reproducibility study found duplex
+    # unstable with attention in D, REFERENCE.md §5).
+    AttentionVariant(
+        "ganformer_simplex",
+        "bipartite",
+        mode="simplex",
+        num_latents=16,
+        in_discriminator=False,
+        description="GANformer simplex: 16 latents -> image in G, no attention in D",
+    ),
+    AttentionVariant(
+        "ganformer_duplex",
+        "bipartite",
+        mode="duplex",
+        num_latents=16,
+        in_discriminator=False,
+        description="GANformer duplex: latent keys as image centroids, then latents -> image",
     ),
 ):
     register_variant(_variant)
