@@ -27,9 +27,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train.log_every = 50
     config.train.sample_every = 250
     config.train.checkpoint_every = 250
+    config.eval.every = 500  # FID / IS / KID with the digits classifier (trained once, cached)
     if args["runlocal"]:  # a smoke run: seconds, not minutes
         config.model.g_base_channels = config.model.d_base_channels = 16
         config.train.steps = 4
         config.train.batch_size = 8
         config.train.log_every = config.train.sample_every = config.train.checkpoint_every = 2
+        config.eval.every = 0
     return config

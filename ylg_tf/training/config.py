@@ -7,6 +7,7 @@ the binary saves the resolved config as `config.json` in the run directory.
 from __future__ import annotations
 
 import ml_collections
+from ml_collections import config_dict
 
 from ylg_tf.models.architecture import RESOLUTIONS
 from ylg_tf.models.variants import get_variant
@@ -32,7 +33,9 @@ def default_config() -> ml_collections.ConfigDict:
     config.model.z_dim = 128
     config.model.g_base_channels = 64
     config.model.d_base_channels = 64
-    config.model.g_attention_resolution = 0  # 0 = the architecture's default for the resolution
+    # 0 = the architecture's default for the resolution; an int, or a tuple of resolutions for
+    # one G attention layer after each (e.g. (16, 32) for GANformer at several scales).
+    config.model.g_attention_resolution = config_dict.FieldReference(0, field_type=object)
     config.model.d_attention_resolution = 0
     config.model.bn_momentum = 0.99
 
@@ -53,6 +56,15 @@ def default_config() -> ml_collections.ConfigDict:
     config.train.sample_every = 500
     config.train.checkpoint_every = 500
     config.train.keep_checkpoints = 3
+
+    # FID / IS / KID of the EMA generator (ylg_tf.evaluation), also used by ylg-eval.
+    config.eval = ml_collections.ConfigDict()
+    config.eval.every = 0  # steps between evaluations during training; 0 = off
+    config.eval.num_samples = 1000  # real (at most the split's size) and generated images
+    config.eval.classifier = "auto"  # "auto", "digits", "inception", "inception:/dir|.tar.gz|URL"
+    config.eval.batch_size = 100
+    config.eval.kid_block_size = 1024  # TF-GAN's KID max_block_size
+    config.eval.cache_dir = ""  # classifier and real-statistics cache; "" = <workdir>/../.ylg_cache
     return config
 
 
@@ -89,3 +101,25 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"config.train.{field}={value!r}; expected an integer >= 1.")
     if not 0.0 <= config.train.ema_decay < 1.0:
         raise ValueError(f"config.train.ema_decay={config.train.ema_decay!r}; expected [0, 1).")
+    if "eval" in config:
+        _validate_eval(config.eval)
+
+
+def _validate_eval(settings: ml_collections.ConfigDict) -> None:
+    for field, least in (
+        ("every", 0),
+        ("num_samples", 2),
+        ("batch_size", 1),
+        ("kid_block_size", 2),
+    ):
+        value = settings[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"config.eval.{field}={value!r}; expected an integer >= {least}.")
+    spec = settings.classifier
+    if spec not in ("auto", "digits", "inception") and not (
+        isinstance(spec, str) and spec.startswith("inception:") and len(spec) > len("inception:")
+    ):
+        raise ValueError(
+            f"config.eval.classifier={spec!r}; expected 'auto', 'digits', 'inception' or "
+            "'inception:<SavedModel dir | .tar.gz | https URL>'."
+        )

@@ -17,7 +17,9 @@ from ylg_tf.training import monitor
 from ylg_tf.training.config import validate
 from ylg_tf.training.ema import ema_decay, update_ema
 from ylg_tf.training.losses import discriminator_hinge_loss, generator_hinge_loss
+from ylg_tf.training.run import model_weights, write_run_info
 from ylg_tf.training.strategy import is_chief
+from ylg_tf.viz import colorize_segments, segment_map
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 PREEMPTIBLE = (tf.distribute.MultiWorkerMirroredStrategy, tf.distribute.TPUStrategy)
@@ -61,6 +63,8 @@ class GANTrainer:
             manual_dir=config.data.manual_dir or None,
             strict=config.data.strict,
         )
+        if is_chief(strategy):
+            write_run_info(self.workdir, self.info)
         synchronized = strategy.num_replicas_in_sync > 1
         with strategy.scope():
             self.generator = build_generator(config, self.info.num_classes, synchronized)
@@ -81,6 +85,8 @@ class GANTrainer:
         )
         if self.ema_generator is not None:
             tracked["ema_generator"] = self.ema_generator
+        for name in [k for k in tracked if k.endswith(("generator", "discriminator"))]:
+            tracked[f"{name}_weights"] = model_weights(tracked[name])  # lists of layers too
         self.checkpoint = tf.train.Checkpoint(**tracked)
         self._chief = is_chief(strategy)
         # Saving is collective, so every worker saves; only the chief into the run directory.
@@ -100,6 +106,7 @@ class GANTrainer:
             )
         self._writer = tf.summary.create_file_writer(str(own / "logs"))
         self._fixed_z, self._fixed_labels = self._sample_inputs()
+        self._evaluator = None  # built on the first evaluation (it may train a classifier)
 
     # --- the distributed train step ---------------------------------------------------------
 
@@ -129,7 +136,7 @@ class GANTrainer:
         return z[start : start + local_batch]
 
     def _apply(self, optimizer, tape: tf.GradientTape, loss, model: keras.Model) -> None:
-        scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+        scaled = optimizer.scale_loss(loss)  # identity unless a LossScaleOptimizer
         gradients = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
 
@@ -196,7 +203,7 @@ class GANTrainer:
         progress = monitor.Progress(total, train.batch_size, int(self.step.numpy()))
         metrics: dict[str, float] = {}
         while (step := int(self.step.numpy())) < total:
-            chunk = min(train.steps_per_call, total - step, _until_next(step, train))
+            chunk = min(train.steps_per_call, total - step, _until_next(step, self.config))
             run = self._preemption.run if self._preemption else _call
             metrics = {
                 k: float(v) for k, v in run(self._train_steps, iterator, tf.constant(chunk)).items()
@@ -215,6 +222,9 @@ class GANTrainer:
                 self.write_samples(step)
             if step % train.checkpoint_every == 0 or step == total:
                 self.manager.save(checkpoint_number=step)
+            every = self.config.eval.every if "eval" in self.config else 0
+            if every and (step % every == 0 or step == total):
+                self.evaluate(step)
         self._writer.flush()
         return metrics
 
@@ -264,11 +274,44 @@ class GANTrainer:
         path = monitor.write_png(self.workdir / "samples" / f"step_{step:07d}.png", large)
         with self._writer.as_default(step=step):
             tf.summary.image("samples", grid[None], max_outputs=1)
-            if probs is not None:
-                keys = int(np.sqrt(probs.shape[-1]))
-                maps = monitor.attention_grid(np.asarray(probs), (keys, keys))
-                tf.summary.image("attention/centre_query_per_head", (maps + 1) / 2, max_outputs=16)
+            layers = probs if isinstance(probs, tuple) else () if probs is None else (probs,)
+            for k, layer_probs in enumerate(np.asarray(p) for p in layers):
+                queries, keys = layer_probs.shape[-2:]
+                if keys * 4 == queries:  # image keys, 2x2 pooled: where the centre query looks
+                    side = int(np.sqrt(keys))
+                    maps = (monitor.attention_grid(layer_probs, (side, side)) + 1) / 2
+                    tf.summary.image(f"attention_{k}/centre_query_per_head", maps, max_outputs=16)
+                else:  # latents (GANformer): which latent each position attends to most
+                    segments = colorize_segments(segment_map(layer_probs[0]))
+                    tf.summary.image(f"attention_{k}/latent_segments", segments[None] / 255.0)
         return path
+
+    def evaluate(self, step: int) -> dict | None:
+        """FID / IS / KID of the sampler (`config.eval`): `eval/step_<step>.json` and summaries."""
+        if not self._chief:
+            return None
+        from ylg_tf.evaluation import make_evaluator, write_scores  # it imports ylg_tf.training
+
+        if self._evaluator is None:
+            self._evaluator = make_evaluator(self.config, self.workdir)
+        scores = self._evaluator.evaluate_generator(
+            self.sampler, self.info.num_classes, seed=self.config.seed
+        )
+        scores.update(step=step, generator="ema" if self.ema_generator is not None else "raw")
+        write_scores(self.workdir / "eval" / f"step_{step:07d}.json", scores)
+        logging.info(
+            "eval at step %d: FID %.3f, IS %.3f, KID %.5f (%d real, %d generated)",
+            step,
+            scores["fid"],
+            scores["is"],
+            scores["kid"],
+            scores["num_real"],
+            scores["num_generated"],
+        )
+        with self._writer.as_default(step=step):
+            for name in ("fid", "is", "kid"):
+                tf.summary.scalar(f"eval/{name}", scores[name])
+        return scores
 
     def _write_scalars(self, step: int, metrics: dict[str, float]) -> None:
         with self._writer.as_default(step=step):
@@ -285,9 +328,10 @@ def _task_id(strategy) -> int:
     return int(resolver.task_id or 0) if resolver is not None else 0
 
 
-def _until_next(step: int, train: ml_collections.ConfigDict) -> int:
-    """Steps until the next log, sample or checkpoint boundary (a call never crosses one)."""
-    return min(
-        every - step % every
-        for every in (train.log_every, train.sample_every, train.checkpoint_every)
-    )
+def _until_next(step: int, config: ml_collections.ConfigDict) -> int:
+    """Steps until the next log, sample, checkpoint or eval boundary (a call never crosses one)."""
+    train = config.train
+    boundaries = [train.log_every, train.sample_every, train.checkpoint_every]
+    if "eval" in config and config.eval.every:
+        boundaries.append(config.eval.every)
+    return min(every - step % every for every in boundaries)

@@ -1,0 +1,258 @@
+"""Classifier backends, the streaming evaluator and its cache, run evaluation, training eval."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ylg_tf.data import build_dataset
+from ylg_tf.evaluation import (
+    Classifier,
+    Evaluator,
+    evaluate_run,
+    frechet_classifier_distance_from_activations,
+    kernel_classifier_distance_and_std_from_activations,
+    load_classifier,
+    resolve_hub_handle,
+    truncation_sweep_run,
+)
+from ylg_tf.evaluation import evaluator as evaluator_module
+from ylg_tf.evaluation.digits_classifier import digits_arrays, digits_classifier
+
+# --- a stand-in for TF-GAN's Inception module ------------------------------------------------
+
+
+class _FakeInception(tf.Module):
+    """Same interface as tfgan/eval/inception/1: images [N, 299, 299, 3] in [-1, 1] ->
+    {"logits": [N, 1008], "pool_3": [N, 1, 1, 2048]}, from fixed random projections."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(0)
+        self.to_pool = tf.Variable(rng.standard_normal((3, 2048)).astype(np.float32))
+        self.to_logits = tf.Variable(rng.standard_normal((2048, 1008)).astype(np.float32) / 40)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 299, 299, 3], tf.float32)])
+    def __call__(self, images):
+        pooled = tf.nn.relu(tf.reduce_mean(images, axis=[1, 2]) @ self.to_pool)
+        return {"logits": pooled @ self.to_logits, "pool_3": pooled[:, None, None, :]}
+
+
+def _fake_outputs(module, images):
+    resized = tf.image.resize(images, [299, 299], method="bilinear")
+    pooled = np.maximum(np.mean(resized.numpy(), axis=(1, 2)) @ module.to_pool.numpy(), 0)
+    return pooled @ module.to_logits.numpy(), pooled
+
+
+@pytest.fixture(scope="module")
+def fake_inception(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("inception") / "module"
+    module = _FakeInception()
+    tf.saved_model.save(module, str(directory))
+    return directory, module
+
+
+def _digits_images(count=40, resolution=32):
+    dataset, _ = build_dataset("digits", resolution)
+    return next(iter(dataset.take(count).batch(count).as_numpy_iterator()))[0]
+
+
+# --- classifiers ---------------------------------------------------------------------------------
+
+
+def test_inception_from_a_local_directory(fake_inception, tmp_path):
+    directory, module = fake_inception
+    classifier = load_classifier(f"inception:{directory}", tmp_path)
+    images = _digits_images(6)  # 32x32, resized to 299x299 inside the classifier
+    logits, activations = classifier(images)
+    expected_logits, expected_pool = _fake_outputs(module, images)
+    assert logits.shape == (6, 1008) and activations.shape == (6, 2048)
+    np.testing.assert_allclose(activations, expected_pool, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(logits, expected_logits, rtol=1e-4, atol=1e-4)
+    assert classifier.name == f"inception:{directory}"
+
+
+def test_inception_from_a_tarball_and_from_a_cached_url(fake_inception, tmp_path, monkeypatch):
+    directory, _ = fake_inception
+    archive = tmp_path / "inception.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(directory, arcname="module")
+    extracted = resolve_hub_handle(str(archive), tmp_path / "tfhub")
+    assert (extracted / "saved_model.pb").exists() and extracted.parent == tmp_path / "tfhub"
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("tried to download")
+
+    monkeypatch.setattr("urllib.request.urlretrieve", no_network)
+    url = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
+    hub_cache = tmp_path / "hub_cache"  # tensorflow_hub's layout: <TFHUB_CACHE_DIR>/<sha1(url)>
+    (hub_cache / hashlib.sha1(url.encode()).hexdigest()).parent.mkdir()
+    os.symlink(directory, hub_cache / hashlib.sha1(url.encode()).hexdigest())
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(hub_cache))
+    classifier = load_classifier("inception", tmp_path / "cache")  # the default TF-Hub handle
+    assert classifier(_digits_images(2))[1].shape == (2, 2048)
+
+
+def test_bad_classifier_specs_are_named(tmp_path):
+    with pytest.raises(ValueError, match="'resnet'.*'digits'"):
+        load_classifier("resnet", tmp_path)
+    with pytest.raises(ValueError, match="neither a SavedModel directory"):
+        load_classifier(f"inception:{tmp_path / 'missing'}", tmp_path)
+
+
+def test_digits_classifier_is_accurate_and_cached(digits_cache):
+    classifier = load_classifier("digits", digits_cache)
+    assert classifier.info["accuracy"] > 0.9, classifier.info  # held-out 20% of the digits
+    (_, _), (images, labels) = digits_arrays()
+    logits, features = classifier(images)
+    assert logits.shape == (len(labels), 10) and features.shape == (len(labels), 128)
+    assert np.mean(logits.argmax(1) == labels) == pytest.approx(classifier.info["accuracy"])
+    # Resized inputs (a 64x64 run) are brought back to 32x32 bilinearly, still well classified.
+    large = tf.image.resize(images, [64, 64]).numpy()
+    assert np.mean(classifier(large)[0].argmax(1) == labels) > 0.9
+    again = digits_classifier(digits_cache / "classifiers" / "digits")  # loaded, not retrained
+    assert again.fingerprint == classifier.fingerprint
+
+
+# --- the evaluator --------------------------------------------------------------------------------
+
+
+class _Counting:
+    """A classifier that counts the images it is given."""
+
+    def __init__(self, classifier: Classifier):
+        self.classifier, self.images = classifier, 0
+        self.name, self.fingerprint = classifier.name, classifier.fingerprint
+
+    def __call__(self, images):
+        self.images += len(images)
+        return self.classifier(images)
+
+
+def test_real_set_against_itself_and_streaming(digits_cache, tmp_path):
+    classifier = load_classifier("digits", digits_cache)
+    evaluator = Evaluator(classifier, "digits", 32, num_samples=120, batch_size=50)
+    real = evaluator.real_statistics()
+    assert real.num_samples == 120 and real.activations.shape == (120, 128)
+    images = _digits_images(120)
+    scores = evaluator.evaluate_images(images[k : k + 7] for k in range(0, 120, 7))
+    assert scores["num_real"] == scores["num_generated"] == 120
+    assert abs(scores["fid"]) < 1e-6 * np.trace(real.cov)
+    # the same scores as the metric functions on all activations at once
+    logits, activations = classifier(images)
+    np.testing.assert_allclose(activations, real.activations, rtol=1e-5, atol=1e-5)
+    assert scores["fid"] == pytest.approx(
+        frechet_classifier_distance_from_activations(real.activations, activations), abs=1e-6
+    )
+    order = np.random.default_rng(0).permutation(120)
+    kid, _ = kernel_classifier_distance_and_std_from_activations(
+        real.activations[order], activations, 1024
+    )
+    assert scores["kid"] == pytest.approx(kid, rel=1e-6, abs=1e-6)
+    assert 1.0 <= scores["is"] <= 10.0 and scores["real_is"] == pytest.approx(scores["is"])
+
+
+def test_real_statistics_are_cached_per_key(digits_cache, tmp_path, monkeypatch):
+    classifier = _Counting(load_classifier("digits", digits_cache))
+    evaluator = Evaluator(classifier, "digits", 32, num_samples=30, cache_dir=tmp_path)
+    first = evaluator.real_statistics()
+    assert first.path is not None and first.path.exists() and classifier.images == 30
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("read the dataset again")
+
+    monkeypatch.setattr(evaluator_module, "build_dataset", no_data)
+    cached = Evaluator(classifier, "digits", 32, num_samples=30, cache_dir=tmp_path)
+    second = cached.real_statistics()
+    assert second.path == first.path and classifier.images == 30
+    np.testing.assert_array_equal(second.cov, first.cov)
+    np.testing.assert_array_equal(second.activations, first.activations)
+    for other in (
+        Evaluator(classifier, "digits", 32, num_samples=31, cache_dir=tmp_path),
+        Evaluator(classifier, "digits", 64, num_samples=30, cache_dir=tmp_path),
+        Evaluator(classifier, "digits", 32, split="test", num_samples=30, cache_dir=tmp_path),
+    ):
+        assert other.cache_path != first.path
+
+
+def test_evaluate_generator_is_seeded_and_balanced(digits_cache):
+    classifier = load_classifier("digits", digits_cache)
+    evaluator = Evaluator(classifier, "digits", 32, num_samples=40, batch_size=16)
+    seen = []
+
+    def generator(inputs, training=False):
+        z, labels = inputs
+        seen.append(np.asarray(labels))
+        return tf.tanh(tf.reshape(tf.tile(z[:, :4], [1, 768]), [-1, 32, 32, 3]))
+
+    first = evaluator.evaluate_generator(generator, 10, z_dim=8, seed=3)
+    labels = np.concatenate(seen)
+    assert np.bincount(labels, minlength=10).tolist() == [4] * 10
+    assert evaluator.evaluate_generator(generator, 10, z_dim=8, seed=3)["fid"] == first["fid"]
+    assert evaluator.evaluate_generator(generator, 10, z_dim=8, seed=4)["fid"] != first["fid"]
+    truncated = evaluator.evaluate_generator(generator, 10, z_dim=8, seed=3, truncation=0.5)
+    assert truncated["truncation"] == 0.5 and truncated["num_generated"] == 40
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+
+def test_evaluate_run_writes_json(tiny_run, digits_cache):
+    path, scores = evaluate_run(tiny_run, num_samples=24, cache_dir=digits_cache)
+    assert path == tiny_run / "eval" / "step_0000002.json"
+    saved = json.loads(path.read_text())
+    for key in ("fid", "is", "kid", "num_real", "num_generated", "classifier", "step"):
+        assert key in saved, key
+    assert saved["kid_std"] is None  # one KID block: NaN, written as null
+    assert (saved["num_real"], saved["num_generated"], saved["step"]) == (24, 24, 2)
+    assert saved["classifier"] == "digits" and saved["generator"] == "ema"
+    assert saved["fid"] == pytest.approx(scores["fid"]) and saved["fid"] > 0
+
+
+def test_truncation_sweep_run_writes_json_and_plot(tiny_run, digits_cache):
+    json_path, png_path, points = truncation_sweep_run(
+        tiny_run, "0.5,none", num_samples=20, cache_dir=digits_cache
+    )
+    saved = json.loads(json_path.read_text())
+    assert [p["truncation"] for p in saved["points"]] == [0.5, None]
+    assert saved["num_real"] == saved["num_generated"] == 20 and saved["step"] == 2
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert points[0]["fid"] == saved["points"][0]["fid"]
+
+
+def test_ylg_eval_binary(tiny_run, digits_cache):
+    command = [
+        sys.executable,
+        "-m",
+        "ylg_tf.cli.evaluate",
+        f"--workdir={tiny_run}",
+        "--num_samples=16",
+        "--classifier=digits",
+        f"--cache_dir={digits_cache}",
+        "--seed=1",
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = json.loads((tiny_run / "eval" / "step_0000002.json").read_text())
+    assert saved["num_generated"] == 16 and saved["seed"] == 1
+    assert "step_0000002.json" in result.stdout
+
+
+def test_training_evaluates_every_m_steps(tiny_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    # `tiny_run` trained 2 steps with config.eval.every=1 (the step-2 JSON may be rewritten by
+    # the ylg-eval tests, step 1's is the trainer's own).
+    saved = json.loads((tiny_run / "eval" / "step_0000001.json").read_text())
+    assert saved["step"] == 1 and saved["num_generated"] == saved["num_real"] == 12
+    assert saved["generator"] == "ema" and saved["classifier"] == "digits"
+    events = EventAccumulator(str(tiny_run / "logs"), size_guidance={"tensors": 0}).Reload()
+    assert {"eval/fid", "eval/is", "eval/kid"} <= set(events.Tags()["tensors"])
+    assert [e.step for e in events.Tensors("eval/fid")] == [1, 2]

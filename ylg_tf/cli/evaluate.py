@@ -1,0 +1,59 @@
+"""`ylg-eval`: FID / IS / KID of a trained run's generator, written into the run directory.
+
+  ylg-eval --workdir=runs/ylg_digits32 --num_samples=1000
+  ylg-eval --workdir=runs/imagenet128 --classifier=inception:/models/tfgan_inception
+
+Writes `<workdir>/eval/step_<step>.json` (fid, is, kid, kid_std, num_real, num_generated,
+classifier, step, ...). The EMA generator is scored when the run kept one.
+"""
+
+import json
+
+from absl import app, flags
+
+from ylg_tf.evaluation import evaluate_run
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
+_NUM_SAMPLES = flags.DEFINE_integer(
+    "num_samples", None, "Real and generated images (default: the run's config.eval)."
+)
+_CLASSIFIER = flags.DEFINE_string(
+    "classifier",
+    None,
+    "auto | digits | inception | inception:/saved_model_dir | inception:/module.tar.gz | "
+    "inception:https://... (default: the run's config.eval.classifier, 'auto').",
+)
+_CACHE_DIR = flags.DEFINE_string(
+    "cache_dir", None, "Classifier and real-statistics cache (default <workdir>/../.ylg_cache)."
+)
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Images per generator/classifier call.")
+_STEP = flags.DEFINE_integer("step", None, "Checkpoint step to evaluate (default: the latest).")
+_RAW = flags.DEFINE_bool("raw", False, "Score the raw generator instead of the EMA one.")
+_TRUNCATION = flags.DEFINE_float("truncation", None, "Latent truncation threshold (default none).")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of latents and labels.")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    path, scores = evaluate_run(
+        _WORKDIR.value,
+        num_samples=_NUM_SAMPLES.value,
+        classifier=_CLASSIFIER.value,
+        cache_dir=_CACHE_DIR.value,
+        batch_size=_BATCH_SIZE.value,
+        step=_STEP.value,
+        use_ema=not _RAW.value,
+        truncation=_TRUNCATION.value,
+        seed=_SEED.value,
+    )
+    print(json.dumps(json.loads(path.read_text()), indent=2))
+    print(f"Wrote {path}")
+
+
+def run() -> None:
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,213 @@
+"""Exports a generator as a SavedModel with serving signatures (TensorFlow Serving layout).
+
+Signatures (`saved_model_cli show --dir DIR --all` lists them):
+
+- `generate` (also `serving_default`): `z` float32 `[N, z_dim]`, `labels` int32 `[N]` ->
+  `images` float32 `[N, r, r, 3]` in [-1, 1] and `images_uint8` uint8 (`round((x + 1) * 127.5)`).
+- `sample`: `num` int32 scalar, `seed` int64 scalar, `truncation` float32 scalar (<= 0: an
+  untruncated normal), `labels` int32 `[num]`, `[1]` (every sample that class) or `[0]` (random
+  classes) -> `images`, `images_uint8`, and the `z` and `labels` used. The latents are
+  `ylg_tf.sampling.truncated_normal((num, z_dim), truncation, seed)`, bit for bit.
+- `attention` (generators with attention only): `z`, `labels` -> `images` and the attention
+  probabilities `attention` `[N, heads, queries, keys]` (`attention_<k>` for the k-th layer, in
+  block order, when the generator has several).
+
+Inputs of the wrong dtype are refused by the signatures themselves; wrong shapes, mismatched
+batch sizes and labels outside `[0, num_classes)` fail with an `InvalidArgumentError` that says
+what was expected (reported by `check_numerics`, so it ends in ": Tensor had NaN values").
+Only inference-mode computations are exported (no training state changes).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from ylg_tf.sampling.truncation import truncated_normal
+from ylg_tf.training.run import load_run
+
+__all__ = ["METADATA_FILE", "SIGNATURES", "export_generator", "export_run", "to_uint8"]
+
+SIGNATURES = ("generate", "sample", "attention")
+METADATA_FILE = "assets.extra/ylg_tf.json"
+
+
+def to_uint8(images: tf.Tensor) -> tf.Tensor:
+    """Images in [-1, 1] -> uint8 in [0, 255], rounded to the nearest level."""
+    return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+
+
+def _require(condition: tf.Tensor, message: str) -> tf.Tensor:
+    """A float32 0 that fails with `message` unless `condition`: callers add it to their inputs.
+
+    The check is a data dependency of what follows (a NaN through `check_numerics`), so it runs
+    first whatever graph optimizations reorder; an `assert` under control dependencies may run
+    after the op it guards (a label gather) has already failed with a less helpful message.
+    """
+    flag = tf.where(condition, tf.constant(0.0), tf.constant(float("nan")))
+    return tf.debugging.check_numerics(flag, message)
+
+
+def _checked(name: str, z: tf.Tensor, labels: tf.Tensor, z_dim: int, num_classes: int):
+    """Runtime checks of a signature's inputs (the graph does not check shapes by itself)."""
+    shape = tf.shape(z)
+    gate = tf.add_n(
+        [
+            _require(
+                (tf.rank(z) == 2) & (shape[-1] == z_dim),
+                f"{name}: z must be float32 [N, {z_dim}]",
+            ),
+            _require(
+                tf.size(labels) == shape[0],
+                f"{name}: labels must be int32 [N], one per row of z",
+            ),
+            _require(
+                tf.reduce_all((labels >= 0) & (labels < num_classes)),
+                f"{name}: labels must be in [0, {num_classes})",
+            ),
+        ]
+    )
+    return z + gate, tf.reshape(labels, [-1]) + tf.cast(gate, tf.int32)
+
+
+def export_generator(
+    generator: keras.Model,
+    directory: str | Path,
+    *,
+    num_classes: int | None = None,
+    z_dim: int | None = None,
+    metadata: dict | None = None,
+) -> Path:
+    """Writes `generator` as a SavedModel into `directory` (which must not exist yet).
+
+    Args:
+      generator: a `ylg_tf.models.Generator` (called as `generator((z, labels))`).
+      directory: the SavedModel directory, e.g. `<run>/export/<step>` for TF Serving.
+      num_classes: label count (default `generator.num_classes`).
+      z_dim: latent size (default `generator.z_dim`).
+      metadata: extra facts written with z_dim, num_classes and the signatures to
+        `assets.extra/ylg_tf.json` (class names, step, ...).
+
+    Returns:
+      `directory`.
+    """
+    directory = Path(directory)
+    num_classes = int(num_classes or generator.num_classes)
+    z_dim = int(z_dim or generator.z_dim)
+    z_spec = tf.TensorSpec([None, z_dim], tf.float32, name="z")
+    labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+    probe = generator(
+        (tf.zeros([1, z_dim]), tf.zeros([1], tf.int32)),
+        training=False,
+        return_attention_scores=True,
+    )[1]
+    attention = None if probe is None else (probe,) if tf.is_tensor(probe) else tuple(probe)
+
+    def generate(z, labels):
+        z, labels = _checked("generate", z, labels, z_dim, num_classes)
+        images = generator((z, labels), training=False)
+        return {"images": images, "images_uint8": to_uint8(images)}
+
+    def sample(num, seed, truncation, labels):
+        count = tf.size(labels)
+        gate = _require(num > 0, "sample: num must be a positive int32") + _require(
+            (count == 0) | (count == 1) | (count == num),
+            "sample: labels must be int32 [num], [1] (one class) or [0] (random)",
+        )
+        num = num + tf.cast(gate, tf.int32)
+        seeds = tf.stack([seed, tf.constant(1, tf.int64)])
+        labels = tf.case(
+            [
+                (
+                    count == 0,
+                    lambda: tf.random.stateless_uniform(
+                        [num], seeds, minval=0, maxval=num_classes, dtype=tf.int32
+                    ),
+                ),
+                (count == 1, lambda: tf.fill([num], tf.reshape(labels, [-1])[0])),
+            ],
+            default=lambda: tf.reshape(labels, [-1]),
+        )
+        z = truncated_normal(tf.stack([num, z_dim]), truncation, seed=seed)
+        z, labels = _checked("sample", z, labels, z_dim, num_classes)
+        images = generator((z, labels), training=False)
+        return {"images": images, "images_uint8": to_uint8(images), "z": z, "labels": labels}
+
+    def attention_maps(z, labels):
+        z, labels = _checked("attention", z, labels, z_dim, num_classes)
+        images, probs = generator((z, labels), training=False, return_attention_scores=True)
+        probs = (probs,) if tf.is_tensor(probs) else tuple(probs)
+        names = ["attention"] if len(probs) == 1 else [f"attention_{k}" for k in range(len(probs))]
+        return {"images": images, **dict(zip(names, probs, strict=True))}
+
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    archive.add_endpoint("generate", generate, input_signature=[z_spec, labels_spec])
+    archive.add_endpoint(
+        "sample",
+        sample,
+        input_signature=[
+            tf.TensorSpec([], tf.int32, name="num"),
+            tf.TensorSpec([], tf.int64, name="seed"),
+            tf.TensorSpec([], tf.float32, name="truncation"),
+            labels_spec,
+        ],
+    )
+    signatures = ["generate", "sample"]
+    if attention is not None:
+        archive.add_endpoint("attention", attention_maps, input_signature=[z_spec, labels_spec])
+        signatures.append("attention")
+    if directory.exists():
+        raise FileExistsError(f"{directory} exists; remove it or export to another directory.")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-"))
+    try:  # written aside and renamed: TF Serving never sees a half-written version
+        archive.write_out(str(scratch), verbose=False)
+        content = {
+            "z_dim": z_dim,
+            "num_classes": num_classes,
+            "resolution": int(generator.resolution),
+            "signatures": signatures,
+            **(metadata or {}),
+        }
+        (scratch / METADATA_FILE).parent.mkdir(parents=True, exist_ok=True)
+        (scratch / METADATA_FILE).write_text(json.dumps(content, indent=2) + "\n")
+        scratch.rename(directory)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return directory
+
+
+def export_run(
+    workdir: str | Path,
+    *,
+    step: int | None = None,
+    use_ema: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Exports a run's generator (EMA when kept) to `<workdir>/export/<step>/`.
+
+    The numbered version directory is what TensorFlow Serving expects under its model base path
+    (`--model_base_path=<workdir>/export`); the highest number is served.
+    """
+    run = load_run(workdir, step=step, use_ema=use_ema)
+    directory = Path(workdir) / "export" / str(run.step)
+    if directory.exists():
+        if not overwrite:
+            raise FileExistsError(f"{directory} exists; pass overwrite=True (--overwrite).")
+        shutil.rmtree(directory)
+    metadata = {
+        "step": run.step,
+        "generator": "ema" if run.ema else "raw",
+        "dataset": run.info.name,
+        "class_names": list(run.info.class_names) if run.info.class_names else None,
+        "variant": run.config.model.variant,
+    }
+    return export_generator(
+        run.generator, directory, num_classes=run.info.num_classes, metadata=metadata
+    )
