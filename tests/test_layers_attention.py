@@ -216,7 +216,7 @@ class SparseAttention2DTest(TestCase):
     @parameterized.named_parameters(
         ("layout", dict(layout="checkerboard"), "checkerboard"),
         ("curve", dict(curve="zigzag"), "zigzag"),
-        ("implementation", dict(implementation="blocked"), "blocked"),
+        ("implementation", dict(implementation="sparse"), "sparse"),
         ("heads_zero", dict(layout="dense", heads=0), "heads=0"),
         ("heads_for_fixed_layout", dict(layout="ylg", heads=4), "heads=4"),
         ("key_widths_length", dict(layout="dense", heads=2, key_widths=[4, 2, 2]), "[4, 2, 2]"),
