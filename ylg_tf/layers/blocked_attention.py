@@ -14,9 +14,10 @@ masked dense score matrix (`s = floor(sqrt(n))`, blocks of `s` consecutive ranks
 
 Queries sharing a key cell (4 of them when keys are 2x2 pooled) share its mask row, so queries are
 gathered into slots `[groups, ranks per group, queries per key cell]` and the logits of a group are
-one batched `[ranks * queries per key cell, keys]` product. A small mask per group removes what the
-pattern does not allow, padding, and keys that appear twice in a row (so that every allowed key is
-counted exactly once and the softmax equals the masked one).
+one batched `[ranks * queries per key cell, keys]` product. A small mask per group, added to the
+logits as a large negative bias, removes what the pattern does not allow, padding, and keys that
+appear twice in a row (so that every allowed key is counted exactly once and the softmax equals
+the masked one).
 
 The tables are built in NumPy from the config: the masks are read off `ylg_tf.masks.sparse_pattern`
 (the single definition of the patterns) at the gathered positions, and `build_plan` checks that
