@@ -56,14 +56,8 @@ def evaluate_run(
       `(path of the JSON, scores)`; the scores hold `fid`, `is`, `kid`, `kid_std`, `num_real`,
       `num_generated`, `classifier`, `step` and what else identifies the setting.
     """
-    run = load_run(workdir, step=step, use_ema=use_ema)
-    evaluator = make_evaluator(
-        run.config,
-        workdir,
-        num_samples=num_samples,
-        classifier=classifier,
-        cache_dir=cache_dir,
-        batch_size=batch_size,
+    run, evaluator = _run_and_evaluator(
+        workdir, step, use_ema, num_samples, classifier, cache_dir, batch_size
     )
     scores = evaluator.evaluate_generator(
         run.generator, run.info.num_classes, truncation=truncation, seed=seed
@@ -140,14 +134,8 @@ def truncation_sweep_run(
     Arguments as in `evaluate_run`. The JSON holds `step`, `generator`, `classifier`, `num_real`,
     `num_generated` and `points` (one score dict per threshold, `truncation` null = untruncated).
     """
-    run = load_run(workdir, step=step, use_ema=use_ema)
-    evaluator = make_evaluator(
-        run.config,
-        workdir,
-        num_samples=num_samples,
-        classifier=classifier,
-        cache_dir=cache_dir,
-        batch_size=batch_size,
+    run, evaluator = _run_and_evaluator(
+        workdir, step, use_ema, num_samples, classifier, cache_dir, batch_size
     )
     points = truncation_sweep(evaluator, run.generator, run.info.num_classes, truncations, seed)
     summary = {
@@ -166,3 +154,17 @@ def truncation_sweep_run(
     json_path = write_scores(directory / "truncation_sweep.json", summary)
     png_path = plot_truncation_sweep(points, directory / "truncation_sweep.png")
     return json_path, png_path, points
+
+
+def _run_and_evaluator(workdir, step, use_ema, num_samples, classifier, cache_dir, batch_size):
+    """The loaded run and an evaluator set up for it (shared by the run-level entry points)."""
+    run = load_run(workdir, step=step, use_ema=use_ema)
+    evaluator = make_evaluator(
+        run.config,
+        workdir,
+        num_samples=num_samples,
+        classifier=classifier,
+        cache_dir=cache_dir,
+        batch_size=batch_size,
+    )
+    return run, evaluator
