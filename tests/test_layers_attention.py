@@ -202,6 +202,7 @@ class SparseAttention2DTest(TestCase):
         ("ylg", dict(layout="ylg")),
         ("ylg_strided_row_major", dict(layout="ylg_strided", curve="row_major")),
         ("key_widths", dict(layout="dense", heads=4, key_widths=[1, 1, 3, 3])),
+        ("no_spectral_norm", dict(layout="ylg", spectral_norm=False)),
     )
     def test_saving(self, kwargs):
         self.run_model_saving_test(SparseAttention2D, kwargs, _inputs())
@@ -221,6 +222,7 @@ class SparseAttention2DTest(TestCase):
         ("heads_for_fixed_layout", dict(layout="ylg", heads=4), "heads=4"),
         ("key_widths_length", dict(layout="dense", heads=2, key_widths=[4, 2, 2]), "[4, 2, 2]"),
         ("key_widths_entry", dict(layout="dense", heads=2, key_widths=[8, 0]), "[8, 0]"),
+        ("spectral_norm", dict(spectral_norm=1), "spectral_norm=1"),
     )
     def test_invalid_arguments(self, kwargs, named):
         with self.assertRaisesRegex(ValueError, named.replace("[", r"\[")):
@@ -268,8 +270,15 @@ class SelfAttention2DTest(TestCase):
             expected_num_non_trainable_weights=4,
         )
 
-    def test_saving(self):
-        self.run_model_saving_test(SelfAttention2D, {}, _inputs())
+    @parameterized.named_parameters(("spectral_norm", {}), ("plain", dict(spectral_norm=False)))
+    def test_saving(self, kwargs):
+        self.run_model_saving_test(SelfAttention2D, kwargs, _inputs())
+
+    def test_without_spectral_norm_projections_are_plain(self):
+        layer = _build(SelfAttention2D(spectral_norm=False), _inputs())
+        self.assertEmpty(layer.non_trainable_weights)  # no power-iteration vectors
+        for conv in (layer.query_conv, layer.key_conv, layer.value_conv, layer.output_conv):
+            self.assertIsInstance(conv, keras.layers.Conv2D)
 
     def test_unknown_spatial_size(self):
         # SAGAN's layer has no mask, so a model may leave height and width open.

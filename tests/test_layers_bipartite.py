@@ -202,6 +202,7 @@ class BipartiteAttentionTest(TestCase):
     @parameterized.named_parameters(
         ("simplex", dict(mode="simplex")),
         ("duplex_multiplicative", dict(mode="duplex", integration="multiplicative", heads=2)),
+        ("simplex_no_spectral_norm", dict(mode="simplex", spectral_norm=False)),
     )
     def test_keras_round_trip(self, kwargs):
         x, latents = _inputs()
@@ -215,6 +216,7 @@ class BipartiteAttentionTest(TestCase):
         ("num_latents", dict(num_latents=0), "num_latents=0"),
         ("heads", dict(heads=2.5), "heads=2.5"),
         ("residual", dict(residual="yes"), "residual='yes'"),
+        ("spectral_norm", dict(spectral_norm="d_only"), "spectral_norm='d_only'"),
     )
     def test_invalid_arguments_name_the_value(self, kwargs, match):
         with self.assertRaisesRegex(ValueError, match):

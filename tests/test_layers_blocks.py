@@ -37,16 +37,17 @@ def np_cbn(x, labels, gain, bias, mean=None, var=None, epsilon=EPSILON):
 
 
 def np_conv_same(x, sn_layer):
-    """'same' convolution with stride 1, using an SN-wrapped Conv2D's current kernel and bias."""
-    kernel = to_numpy(sn_layer.layer.kernel).astype("float64")
+    """'same' convolution with stride 1, using a (possibly SN-wrapped) Conv2D's kernel and bias."""
+    conv = getattr(sn_layer, "layer", sn_layer)
+    kernel = to_numpy(conv.kernel).astype("float64")
     kh, kw = kernel.shape[:2]
     _, h, w, _ = x.shape
     padded = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
     out = sum(
         padded[:, i : i + h, j : j + w, :] @ kernel[i, j] for i in range(kh) for j in range(kw)
     )
-    if sn_layer.layer.use_bias:
-        out = out + to_numpy(sn_layer.layer.bias).astype("float64")
+    if conv.use_bias:
+        out = out + to_numpy(conv.bias).astype("float64")
     return out
 
 
@@ -187,22 +188,35 @@ class ConditionalBatchNormTest(TestCase):
 
 
 class ResidualBlockUpTest(TestCase):
-    def test_matches_numpy_reference(self):
+    @parameterized.named_parameters(
+        ("upsample", dict(filters=4), (3, 8, 8, 4)),
+        ("no_spectral_norm", dict(filters=4, spectral_norm=False), (3, 8, 8, 4)),
+        ("same_resolution_projection", dict(filters=4, upsample=False), (3, 4, 4, 4)),
+        ("identity_shortcut", dict(filters=6, upsample=False), (3, 4, 4, 6)),
+    )
+    def test_matches_numpy_reference(self, kwargs, output_shape):
         x, labels = _inputs((3, 4, 4, 6)), _labels(0, 1, 1)
-        block = ResidualBlockUp(filters=4, num_classes=2)
+        block = ResidualBlockUp(num_classes=2, **kwargs)
         block.build(x.shape, labels.shape)
         for cbn in (block.norm_1, block.norm_2):
             _set_random_embeddings(cbn)
-        perturb_weights(block.shortcut_conv)
+        perturb_weights(block)
         outputs = block(x, labels, training=True)
         # Training mode normalizes and writes back the kernels, so read them after the call.
+        resample = np_upsample if kwargs.get("upsample", True) else lambda t: t
         h = np_relu(np_cbn(x.astype("float64"), labels, *_embeddings(block.norm_1)))
-        h = np_conv_same(np_upsample(h), block.conv_1)
+        h = np_conv_same(resample(h), block.conv_1)
         h = np_relu(np_cbn(h, labels, *_embeddings(block.norm_2)))
         h = np_conv_same(h, block.conv_2)
-        expected = h + np_conv_same(np_upsample(x.astype("float64")), block.shortcut_conv)
-        self.assertEqual((3, 8, 8, 4), tuple(outputs.shape))
-        self.assertAllClose(outputs, expected, atol=1e-5, rtol=1e-4)
+        shortcut = resample(x.astype("float64"))
+        if output_shape[-1] == 6:
+            self.assertFalse(hasattr(block, "shortcut_conv"))
+        else:
+            shortcut = np_conv_same(shortcut, block.shortcut_conv)
+        self.assertEqual(output_shape, tuple(outputs.shape))
+        self.assertAllClose(outputs, h + shortcut, atol=1e-5, rtol=1e-4)
+        sn_wrapped = isinstance(block.conv_1, keras.layers.SpectralNormalization)
+        self.assertEqual(kwargs.get("spectral_norm", True), sn_wrapped)
 
     def test_layer_basics(self):
         self.run_layer_test(
@@ -212,6 +226,16 @@ class ResidualBlockUpTest(TestCase):
             expected_output_shape=(2, 8, 8, 4),
             expected_num_trainable_weights=10,  # 3 SN convs (kernel, bias) + 2 x 2 embeddings
             expected_num_non_trainable_weights=7,  # 3 SN vectors + 2 x 2 moving statistics
+        )
+
+    def test_layer_basics_same_resolution_without_spectral_norm(self):
+        self.run_layer_test(
+            ResidualBlockUp,
+            dict(filters=8, num_classes=3, upsample=False, spectral_norm=False),
+            {"x": _inputs((2, 4, 4, 8)), "labels": _labels(2, 0)},
+            expected_output_shape=(2, 4, 4, 8),
+            expected_num_trainable_weights=8,  # 2 convs (kernel, bias) + 2 x 2 embeddings
+            expected_num_non_trainable_weights=4,  # 2 x 2 moving statistics, no SN vectors
         )
 
     def test_saving(self):
@@ -226,6 +250,8 @@ class ResidualBlockUpTest(TestCase):
         ("num_classes", dict(filters=4, num_classes=-1), "num_classes=-1"),
         ("momentum", dict(filters=4, num_classes=2, momentum=-0.1), "momentum=-0.1"),
         ("synchronized", dict(filters=4, num_classes=2, synchronized=None), "None"),
+        ("upsample", dict(filters=4, num_classes=2, upsample=0), "upsample=0"),
+        ("spectral_norm", dict(filters=4, num_classes=2, spectral_norm="no"), "'no'"),
     )
     def test_invalid_arguments(self, kwargs, named):
         with self.assertRaisesRegex(ValueError, named):
@@ -273,13 +299,17 @@ class ResidualBlockDownTest(TestCase):
             expected_num_trainable_weights=num_trainable,
         )
 
-    def test_saving(self):
-        self.run_model_saving_test(ResidualBlockDown, dict(filters=4), _inputs((2, 4, 4, 3)))
+    @parameterized.named_parameters(
+        ("spectral_norm", dict(filters=4)), ("plain", dict(filters=4, spectral_norm=False))
+    )
+    def test_saving(self, kwargs):
+        self.run_model_saving_test(ResidualBlockDown, kwargs, _inputs((2, 4, 4, 3)))
 
     @parameterized.named_parameters(
         ("filters", dict(filters=2.5), "filters=2.5"),
         ("downsample", dict(filters=4, downsample="no"), "downsample='no'"),
         ("preactivation", dict(filters=4, preactivation=1), "preactivation=1"),
+        ("spectral_norm", dict(filters=4, spectral_norm=None), "spectral_norm=None"),
     )
     def test_invalid_arguments(self, kwargs, named):
         with self.assertRaisesRegex(ValueError, named):

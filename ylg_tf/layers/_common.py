@@ -19,6 +19,13 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def check_bool(value: object, name: str) -> bool:
+    """Returns `value` if it is True or False, or raises a ValueError naming it."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False, got {name}={value!r}.")
+    return value
+
+
 def check_batch_norm_args(momentum: float, epsilon: float, synchronized: bool) -> None:
     """Raises a ValueError naming the first bad batch-norm argument."""
     if (
@@ -29,10 +36,7 @@ def check_batch_norm_args(momentum: float, epsilon: float, synchronized: bool) -
         raise ValueError(f"`momentum` must be a number in [0, 1), got momentum={momentum!r}.")
     if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
         raise ValueError(f"`epsilon` must be a number > 0, got epsilon={epsilon!r}.")
-    if not isinstance(synchronized, bool):
-        raise ValueError(
-            f"`synchronized` must be True or False, got synchronized={synchronized!r}."
-        )
+    check_bool(synchronized, "synchronized")
 
 
 def check_image_shape(

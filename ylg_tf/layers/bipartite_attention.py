@@ -8,7 +8,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from ylg_tf.layers._common import attention_probs, check_image_shape, check_positive_int
+from ylg_tf.layers._common import (
+    attention_probs,
+    check_bool,
+    check_image_shape,
+    check_positive_int,
+)
 from ylg_tf.layers.spectral import sn_dense
 
 MODES = ("simplex", "duplex")
@@ -91,6 +96,8 @@ class BipartiteAttention(keras.layers.Layer):
         heads: attention heads; `C` must be divisible by it.
         integration: `"film"` or `"multiplicative"` (see above).
         residual: blend the update into the input through a zero-initialized `gate`.
+        spectral_norm: spectral-normalize the projections (False: SAGAN's "SN on D only"
+            baseline; the layer lives in the generator).
         **kwargs: base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
@@ -128,6 +135,7 @@ class BipartiteAttention(keras.layers.Layer):
         heads: int = 1,
         integration: str = "film",
         residual: bool = True,
+        spectral_norm: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -137,13 +145,12 @@ class BipartiteAttention(keras.layers.Layer):
             raise ValueError(
                 f"Unknown integration={integration!r}; expected one of {INTEGRATIONS}."
             )
-        if not isinstance(residual, bool):
-            raise ValueError(f"`residual` must be True or False, got residual={residual!r}.")
         self.mode = mode
         self.num_latents = check_positive_int(num_latents, "num_latents")
         self.heads = check_positive_int(heads, "heads")
         self.integration = integration
-        self.residual = residual
+        self.residual = check_bool(residual, "residual")
+        self.spectral_norm = check_bool(spectral_norm, "spectral_norm")
         self.supports_masking = False
 
     def build(self, x_shape: tuple, latents_shape: tuple) -> None:
@@ -174,11 +181,11 @@ class BipartiteAttention(keras.layers.Layer):
 
         flat_shape = (x_shape[0], height * width, channels)
         control = 2 * channels if self.integration == "film" else channels
-        policy = self.dtype_policy
-        self.query = sn_dense(channels, "query", use_bias=False, dtype=policy)
-        self.key = sn_dense(channels, "key", use_bias=False, dtype=policy)
-        self.value = sn_dense(channels, "value", use_bias=False, dtype=policy)
-        self.modulation = sn_dense(control, "modulation", dtype=policy)
+        args = dict(dtype=self.dtype_policy, spectral_norm=self.spectral_norm)
+        self.query = sn_dense(channels, "query", use_bias=False, **args)
+        self.key = sn_dense(channels, "key", use_bias=False, **args)
+        self.value = sn_dense(channels, "value", use_bias=False, **args)
+        self.modulation = sn_dense(control, "modulation", **args)
         self.query.build(flat_shape)
         self.key.build(tuple(latents_shape))
         self.value.build(tuple(latents_shape))
@@ -258,6 +265,7 @@ class BipartiteAttention(keras.layers.Layer):
                 "heads": self.heads,
                 "integration": self.integration,
                 "residual": self.residual,
+                "spectral_norm": self.spectral_norm,
             }
         )
         return config

@@ -7,6 +7,7 @@ from keras import ops
 
 from ylg_tf.layers._common import (
     avg_pool_2x2,
+    check_bool,
     check_image_shape,
     check_positive_int,
 )
@@ -27,6 +28,8 @@ class ResidualBlockDown(keras.layers.Layer):
         filters: output channels.
         downsample: halve height and width with 2x2 average pooling.
         preactivation: apply ReLU to the input of the main path; False for the first block.
+        spectral_norm: spectral-normalize the convolutions (the discriminator always does; the
+            argument keeps the block usable elsewhere).
         **kwargs: base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
@@ -54,31 +57,32 @@ class ResidualBlockDown(keras.layers.Layer):
         filters: int,
         downsample: bool = True,
         preactivation: bool = True,
+        spectral_norm: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.filters = check_positive_int(filters, "filters")
-        for name, value in (("downsample", downsample), ("preactivation", preactivation)):
-            if not isinstance(value, bool):
-                raise ValueError(f"`{name}` must be True or False, got {name}={value!r}.")
-        self.downsample = downsample
-        self.preactivation = preactivation
+        self.downsample = check_bool(downsample, "downsample")
+        self.preactivation = check_bool(preactivation, "preactivation")
+        self.spectral_norm = check_bool(spectral_norm, "spectral_norm")
 
     def build(self, input_shape: tuple) -> None:
         even_because = "average-pools 2x2 (downsample=True)" if self.downsample else None
         _, _, channels = check_image_shape(
             input_shape, type(self).__name__, even_because=even_because
         )
-        policy = self.dtype_policy
-        self.conv_1 = sn_conv(self.filters, 3, "conv_1", dtype=policy)
-        self.conv_2 = sn_conv(self.filters, 3, "conv_2", dtype=policy)
+        policy, sn = self.dtype_policy, self.spectral_norm
+        self.conv_1 = sn_conv(self.filters, 3, "conv_1", dtype=policy, spectral_norm=sn)
+        self.conv_2 = sn_conv(self.filters, 3, "conv_2", dtype=policy, spectral_norm=sn)
         self.conv_1.build(input_shape)
         self.conv_2.build(tuple(input_shape[:3]) + (self.filters,))
         self._learnable_shortcut = (
             self.downsample or channels != self.filters or not self.preactivation
         )
         if self._learnable_shortcut:
-            self.shortcut_conv = sn_conv(self.filters, 1, "shortcut_conv", dtype=policy)
+            self.shortcut_conv = sn_conv(
+                self.filters, 1, "shortcut_conv", dtype=policy, spectral_norm=sn
+            )
             self.shortcut_conv.build(input_shape)
         self.built = True
 
@@ -114,6 +118,7 @@ class ResidualBlockDown(keras.layers.Layer):
                 "filters": self.filters,
                 "downsample": self.downsample,
                 "preactivation": self.preactivation,
+                "spectral_norm": self.spectral_norm,
             }
         )
         return config

@@ -1,4 +1,4 @@
-"""The generator's upsampling residual block (SAGAN / BigGAN)."""
+"""The generator's (optionally upsampling) residual block (SAGAN / BigGAN)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from keras import ops
 
 from ylg_tf.layers._common import (
     check_batch_norm_args,
+    check_bool,
     check_image_shape,
     check_positive_int,
     upsample_2x,
@@ -17,11 +18,13 @@ from ylg_tf.layers.spectral import sn_conv
 
 @keras.saving.register_keras_serializable(package="ylg_tf")
 class ResidualBlockUp(keras.layers.Layer):
-    """Class-conditional residual block that doubles the resolution.
+    """Class-conditional residual block that doubles the resolution (or keeps it).
 
-    Main path: conditional BN -> ReLU -> 2x nearest upsample -> SN conv3x3 -> conditional BN
-    -> ReLU -> SN conv3x3. Shortcut: 2x nearest upsample -> SN conv1x1 (the channel count
-    changes, so the shortcut always needs a projection). The label enters only through the
+    Main path: conditional BN -> ReLU -> [2x nearest upsample] -> SN conv3x3 -> conditional BN
+    -> ReLU -> SN conv3x3. Shortcut: 2x nearest upsample -> SN conv1x1 (the generator's blocks
+    always upsample, so their shortcut always has a projection). With `upsample=False` (SAGAN
+    Table 1's "residual" control, which stands where an attention layer would) the shortcut is
+    the identity unless the channel count changes. The label enters only through the
     batch-norm gains and biases, as in SAGAN and BigGAN.
 
     Args:
@@ -30,6 +33,9 @@ class ResidualBlockUp(keras.layers.Layer):
         momentum: momentum of the batch norms' moving statistics.
         epsilon: epsilon of the batch norms.
         synchronized: batch statistics over all replicas (see `ConditionalBatchNorm`).
+        upsample: double height and width (nearest neighbour).
+        spectral_norm: spectral-normalize the convolutions (False: SAGAN's "SN on D only"
+            baseline for the generator).
         **kwargs: base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
@@ -38,7 +44,8 @@ class ResidualBlockUp(keras.layers.Layer):
         training: batch statistics and spectral-norm updates when True.
 
     Returns:
-        `[batch, 2 * height, 2 * width, filters]`.
+        `[batch, 2 * height, 2 * width, filters]` if `upsample`, else
+        `[batch, height, width, filters]`.
 
     Example:
     ```python
@@ -59,6 +66,8 @@ class ResidualBlockUp(keras.layers.Layer):
         momentum: float = 0.999,
         epsilon: float = 1e-5,
         synchronized: bool = False,
+        upsample: bool = True,
+        spectral_norm: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -68,42 +77,51 @@ class ResidualBlockUp(keras.layers.Layer):
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.synchronized = synchronized
+        self.upsample = check_bool(upsample, "upsample")
+        self.spectral_norm = check_bool(spectral_norm, "spectral_norm")
 
     def build(self, x_shape: tuple, labels_shape: tuple) -> None:
-        height, width, _ = check_image_shape(x_shape, type(self).__name__)
-        batch = x_shape[0]
-        up_shape = (
-            batch,
-            None if height is None else 2 * height,
-            None if width is None else 2 * width,
-        )
-        policy = self.dtype_policy
+        _, _, channels = check_image_shape(x_shape, type(self).__name__)
+        out_shape = tuple(self.compute_output_shape(x_shape, labels_shape)[:3])
+        policy, sn = self.dtype_policy, self.spectral_norm
         bn_args = (self.num_classes, self.momentum, self.epsilon, self.synchronized)
         self.norm_1 = ConditionalBatchNorm(*bn_args, name="norm_1", dtype=policy)
-        self.conv_1 = sn_conv(self.filters, 3, "conv_1", dtype=policy)
+        self.conv_1 = sn_conv(self.filters, 3, "conv_1", dtype=policy, spectral_norm=sn)
         self.norm_2 = ConditionalBatchNorm(*bn_args, name="norm_2", dtype=policy)
-        self.conv_2 = sn_conv(self.filters, 3, "conv_2", dtype=policy)
-        self.shortcut_conv = sn_conv(self.filters, 1, "shortcut_conv", dtype=policy)
+        self.conv_2 = sn_conv(self.filters, 3, "conv_2", dtype=policy, spectral_norm=sn)
+        # Layers are created before any is built: unseeded initializers draw their seeds in
+        # that order, so the order keeps the weights of a given global seed as they were.
+        self._learnable_shortcut = self.upsample or channels != self.filters
+        if self._learnable_shortcut:
+            self.shortcut_conv = sn_conv(
+                self.filters, 1, "shortcut_conv", dtype=policy, spectral_norm=sn
+            )
         self.norm_1.build(x_shape, labels_shape)
-        self.conv_1.build(up_shape + (x_shape[-1],))
-        self.norm_2.build(up_shape + (self.filters,), labels_shape)
-        self.conv_2.build(up_shape + (self.filters,))
-        self.shortcut_conv.build(up_shape + (x_shape[-1],))
+        self.conv_1.build(out_shape + (channels,))
+        self.norm_2.build(out_shape + (self.filters,), labels_shape)
+        self.conv_2.build(out_shape + (self.filters,))
+        if self._learnable_shortcut:
+            self.shortcut_conv.build(out_shape + (channels,))
         self.built = True
 
     def call(self, x, labels, training=None):
+        resample = upsample_2x if self.upsample else lambda t: t
         h = ops.relu(self.norm_1(x, labels, training=training))
-        h = self.conv_1(upsample_2x(h), training=training)
+        h = self.conv_1(resample(h), training=training)
         h = ops.relu(self.norm_2(h, labels, training=training))
         h = self.conv_2(h, training=training)
-        return h + self.shortcut_conv(upsample_2x(x), training=training)
+        shortcut = resample(x)
+        if self._learnable_shortcut:
+            shortcut = self.shortcut_conv(shortcut, training=training)
+        return h + shortcut
 
     def compute_output_shape(self, x_shape: tuple, labels_shape: tuple) -> tuple:
         batch, height, width, _ = x_shape
+        scale = 2 if self.upsample else 1
         return (
             batch,
-            None if height is None else 2 * height,
-            None if width is None else 2 * width,
+            None if height is None else scale * height,
+            None if width is None else scale * width,
             self.filters,
         )
 
@@ -116,6 +134,8 @@ class ResidualBlockUp(keras.layers.Layer):
                 "momentum": self.momentum,
                 "epsilon": self.epsilon,
                 "synchronized": self.synchronized,
+                "upsample": self.upsample,
+                "spectral_norm": self.spectral_norm,
             }
         )
         return config

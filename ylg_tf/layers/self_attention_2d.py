@@ -7,6 +7,7 @@ from keras import ops
 
 from ylg_tf.layers._common import (
     attention_probs,
+    check_bool,
     check_image_shape,
     max_pool_2x2,
 )
@@ -29,6 +30,8 @@ class SelfAttention2D(keras.layers.Layer):
     class because it is the SAGAN baseline and accepts any even height and width.
 
     Args:
+        spectral_norm: spectral-normalize the four projections (False: SAGAN's "SN on D only"
+            baseline, in the generator).
         **kwargs: base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
@@ -55,8 +58,9 @@ class SelfAttention2D(keras.layers.Layer):
         - [Miyato et al., Spectral Normalization for GANs, 2018](https://arxiv.org/abs/1802.05957)
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, spectral_norm: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.spectral_norm = check_bool(spectral_norm, "spectral_norm")
         self.supports_masking = False
 
     def build(self, input_shape: tuple) -> None:
@@ -70,14 +74,11 @@ class SelfAttention2D(keras.layers.Layer):
             )
         self._key_dim = channels // 8
         self._value_dim = channels // 2
-        self.query_conv = sn_conv(
-            self._key_dim, 1, "query", use_bias=False, dtype=self.dtype_policy
-        )
-        self.key_conv = sn_conv(self._key_dim, 1, "key", use_bias=False, dtype=self.dtype_policy)
-        self.value_conv = sn_conv(
-            self._value_dim, 1, "value", use_bias=False, dtype=self.dtype_policy
-        )
-        self.output_conv = sn_conv(channels, 1, "output", use_bias=False, dtype=self.dtype_policy)
+        args = dict(use_bias=False, dtype=self.dtype_policy, spectral_norm=self.spectral_norm)
+        self.query_conv = sn_conv(self._key_dim, 1, "query", **args)
+        self.key_conv = sn_conv(self._key_dim, 1, "key", **args)
+        self.value_conv = sn_conv(self._value_dim, 1, "value", **args)
+        self.output_conv = sn_conv(channels, 1, "output", **args)
         self.query_conv.build(input_shape)
         self.key_conv.build(input_shape)
         self.value_conv.build(input_shape)
@@ -118,4 +119,6 @@ class SelfAttention2D(keras.layers.Layer):
         return outputs, keras.KerasTensor((batch, 1, n_q, n_k), dtype=self.compute_dtype)
 
     def get_config(self) -> dict:
-        return super().get_config()
+        config = super().get_config()
+        config.update({"spectral_norm": self.spectral_norm})
+        return config

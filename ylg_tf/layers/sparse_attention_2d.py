@@ -10,6 +10,7 @@ from keras import ops
 
 from ylg_tf.layers._common import (
     attention_probs,
+    check_bool,
     check_image_shape,
     check_positive_int,
     max_pool_2x2,
@@ -76,6 +77,8 @@ class SparseAttention2D(keras.layers.Layer):
         implementation: `"masked"`, `"blocked"`, or `"auto"` (default): blocked for the dense
             layout and from `AUTO_BLOCKED_MIN_KEYS` keys on, masked below (see
             `resolve_implementation`; the outputs agree to float32 round-off either way).
+        spectral_norm: spectral-normalize the four projections (False: SAGAN's "SN on D only"
+            baseline, in the generator).
         **kwargs: base layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
@@ -108,6 +111,7 @@ class SparseAttention2D(keras.layers.Layer):
         curve: str = "manhattan",
         key_widths: Sequence[int] | None = None,
         implementation: str = "auto",
+        spectral_norm: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -141,6 +145,7 @@ class SparseAttention2D(keras.layers.Layer):
         self.key_widths = key_widths
         self.implementation = implementation
         self.num_heads = num_heads
+        self.spectral_norm = check_bool(spectral_norm, "spectral_norm")
         self.supports_masking = False
 
     def build(self, input_shape: tuple) -> None:
@@ -198,10 +203,11 @@ class SparseAttention2D(keras.layers.Layer):
         else:
             self._masks = head_masks(self.layout, (height, width), key_hw, self.curve, self.heads)
 
-        self.query_conv = sn_conv(key_dim, 1, "query", use_bias=False, dtype=self.dtype_policy)
-        self.key_conv = sn_conv(key_dim, 1, "key", use_bias=False, dtype=self.dtype_policy)
-        self.value_conv = sn_conv(value_dim, 1, "value", use_bias=False, dtype=self.dtype_policy)
-        self.output_conv = sn_conv(channels, 1, "output", use_bias=False, dtype=self.dtype_policy)
+        args = dict(use_bias=False, dtype=self.dtype_policy, spectral_norm=self.spectral_norm)
+        self.query_conv = sn_conv(key_dim, 1, "query", **args)
+        self.key_conv = sn_conv(key_dim, 1, "key", **args)
+        self.value_conv = sn_conv(value_dim, 1, "value", **args)
+        self.output_conv = sn_conv(channels, 1, "output", **args)
         self.query_conv.build(input_shape)
         self.key_conv.build(input_shape)
         self.value_conv.build(input_shape)
@@ -268,6 +274,7 @@ class SparseAttention2D(keras.layers.Layer):
                 "curve": self.curve,
                 "key_widths": None if self.key_widths is None else list(self.key_widths),
                 "implementation": self.implementation,
+                "spectral_norm": self.spectral_norm,
             }
         )
         return config

@@ -7,6 +7,9 @@ wrapper gets the policy's variable dtype (float32) and `autocast=False`, so norm
 runs in float32, with or without an enclosing layer, while the wrapped layer keeps the mixed
 policy and computes in float16/bfloat16. The wrapper does not cast its inputs: the output has the
 dtype of the input (layers under the same policy pass inputs in the compute dtype).
+
+`sn_conv` and `sn_dense` take `spectral_norm=False` for SAGAN's "SN on D only" baseline: the
+plain layer then stands where the wrapper would, under the wrapper's name.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ def sn_conv(
     *,
     use_bias: bool = True,
     dtype: keras.DTypePolicy | str | None = None,
-) -> keras.layers.SpectralNormalization:
+    spectral_norm: bool = True,
+) -> keras.layers.Layer:
     """A spectral-normalized "same"-padded `Conv2D`; the convolution is named `{name}_conv2d`.
 
     Args:
@@ -40,11 +44,17 @@ def sn_conv(
         name: the wrapper's name.
         use_bias: whether the convolution has a bias (attention projections have none).
         dtype: the dtype policy, normally the parent layer's `dtype_policy`.
+        spectral_norm: False returns the bare `Conv2D`, named `name`.
     """
     conv = keras.layers.Conv2D(
-        filters, kernel_size, padding="same", use_bias=use_bias, name=f"{name}_conv2d", dtype=dtype
+        filters,
+        kernel_size,
+        padding="same",
+        use_bias=use_bias,
+        name=f"{name}_conv2d" if spectral_norm else name,
+        dtype=dtype,
     )
-    return spectral_normalized(conv, name, dtype)
+    return spectral_normalized(conv, name, dtype) if spectral_norm else conv
 
 
 def sn_dense(
@@ -53,7 +63,10 @@ def sn_dense(
     *,
     use_bias: bool = True,
     dtype: keras.DTypePolicy | str | None = None,
-) -> keras.layers.SpectralNormalization:
-    """A spectral-normalized `Dense`; the dense layer is named `{name}_dense`."""
-    dense = keras.layers.Dense(units, use_bias=use_bias, name=f"{name}_dense", dtype=dtype)
-    return spectral_normalized(dense, name, dtype)
+    spectral_norm: bool = True,
+) -> keras.layers.Layer:
+    """A spectral-normalized `Dense` named `{name}_dense` (`spectral_norm=False`: bare, `name`)."""
+    dense = keras.layers.Dense(
+        units, use_bias=use_bias, name=f"{name}_dense" if spectral_norm else name, dtype=dtype
+    )
+    return spectral_normalized(dense, name, dtype) if spectral_norm else dense

@@ -8,8 +8,8 @@ from keras import ops
 from ylg_tf.layers import ResidualBlockDown, sn_dense
 from ylg_tf.models.architecture import (
     DEFAULT_ATTENTION_RESOLUTION,
-    attention_block,
     discriminator_plan,
+    place_blocks,
 )
 from ylg_tf.models.variants import attention_layer, get_variant
 
@@ -20,7 +20,9 @@ class Discriminator(keras.Model):
 
     Residual down-blocks -> [attention after the block at `attention_resolution`, unless the
     variant has `in_discriminator=False`] -> more blocks -> ReLU -> global sum pool -> SN linear
-    + <SN class embedding, features>.
+    + <SN class embedding, features>. `residual_resolution` adds SAGAN's "Residual" control
+    (Table 1): a non-downsampling residual block of the same width after the first block at
+    that resolution.
     `d0(images)` returns the features right before the attention layer, which YLG's inversion
     compares (REFERENCE.md §2).
 
@@ -30,6 +32,8 @@ class Discriminator(keras.Model):
       base_channels: width unit; block channels are multiples of it (`architecture.py`).
       variant: registered attention variant (`ylg_tf.models.VARIANTS`).
       attention_resolution: feature resolution after which the attention layer sits.
+      residual_resolution: feature resolution after which the residual control sits; 0 for
+        none. It may not follow the block the attention layer follows.
 
     Call arguments:
       inputs: `(images [B, R, R, 3] in [-1, 1], labels [B] int)`.
@@ -44,6 +48,7 @@ class Discriminator(keras.Model):
         base_channels: int = 64,
         variant: str = "ylg",
         attention_resolution: int | None = None,
+        residual_resolution: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -54,9 +59,15 @@ class Discriminator(keras.Model):
         self.attention_resolution = attention_resolution or DEFAULT_ATTENTION_RESOLUTION.get(
             resolution
         )
+        self.residual_resolution = residual_resolution
         plan = discriminator_plan(resolution, base_channels)
-        self._attention_after = attention_block(
-            [size for *_, size in plan], self.attention_resolution, "Discriminator"
+        spec = get_variant(variant)
+        (self._attention_after,), self._residual_after = place_blocks(
+            [size for *_, size in plan],
+            [self.attention_resolution],
+            residual_resolution,
+            has_attention=spec.has_attention and spec.in_discriminator,
+            fields=("Discriminator attention_resolution", "Discriminator residual_resolution"),
         )
         self.blocks = [
             ResidualBlockDown(
@@ -64,7 +75,11 @@ class Discriminator(keras.Model):
             )
             for k, (channels, downsample, _) in enumerate(plan)
         ]
-        spec = get_variant(variant)
+        self.residual_block = None
+        if self._residual_after is not None:
+            self.residual_block = ResidualBlockDown(
+                plan[self._residual_after][0], downsample=False, name="residual"
+            )
         self.attention = None
         if spec.in_discriminator:
             self.attention = attention_layer(spec, plan[self._attention_after][0], "attention")
@@ -74,9 +89,14 @@ class Discriminator(keras.Model):
 
     def d0(self, images, training=None):
         """Features before the attention layer ("D0" of YLG's inversion)."""
-        h = images
-        for block in self.blocks[: self._attention_after + 1]:
-            h = block(h, training=training)
+        return self._run_blocks(images, range(self._attention_after + 1), training)
+
+    def _run_blocks(self, h, indices, training):
+        """Blocks `indices` in order, with the residual control after its block."""
+        for k in indices:
+            h = self.blocks[k](h, training=training)
+            if k == self._residual_after:
+                h = self.residual_block(h, training=training)
         return h
 
     def call(self, inputs, training=None, return_attention_scores: bool = False):
@@ -85,8 +105,7 @@ class Discriminator(keras.Model):
         probs = None
         if self.attention is not None:
             h, probs = self.attention(h, training=training, return_attention_scores=True)
-        for block in self.blocks[self._attention_after + 1 :]:
-            h = block(h, training=training)
+        h = self._run_blocks(h, range(self._attention_after + 1, len(self.blocks)), training)
         h = ops.sum(ops.relu(h), axis=(1, 2))
         projected = ops.take_along_axis(
             self.projection(h, training=training),
@@ -104,5 +123,6 @@ class Discriminator(keras.Model):
             base_channels=self.base_channels,
             variant=self.variant,
             attention_resolution=self.attention_resolution,
+            residual_resolution=self.residual_resolution,
         )
         return config

@@ -1,4 +1,8 @@
-"""Builds G and D from a run config (`ylg_tf.training.config`), the same way for every binary."""
+"""Builds G and D from a run config (`ylg_tf.training.config`), the same way for every binary.
+
+The SAGAN ablation fields (`*_residual_resolution`, `spectral_norm`) are read with defaults, so
+that the `config.json` of runs made before they existed still loads.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,18 @@ import numpy as np
 
 from ylg_tf.models.discriminator import Discriminator
 from ylg_tf.models.generator import Generator
+
+#: `config.model.spectral_norm` -> whether G's layers are spectral-normalized (D's always are).
+SPECTRAL_NORM = {"g_and_d": True, "d_only": False}
+
+
+def generator_spectral_norm(setting: str) -> bool:
+    """`config.model.spectral_norm` as the generator's `spectral_norm` argument."""
+    if not isinstance(setting, str) or setting not in SPECTRAL_NORM:
+        raise ValueError(
+            f"config.model.spectral_norm={setting!r}; expected one of {tuple(SPECTRAL_NORM)}."
+        )
+    return SPECTRAL_NORM[setting]
 
 
 def build_generator(
@@ -21,6 +37,8 @@ def build_generator(
         base_channels=model.g_base_channels,
         variant=model.variant,
         attention_resolution=model.g_attention_resolution or None,
+        residual_resolution=model.get("g_residual_resolution", 0),
+        spectral_norm=generator_spectral_norm(model.get("spectral_norm", "g_and_d")),
         bn_momentum=model.bn_momentum,
         synchronized_bn=synchronized_bn,
         name=name,
@@ -40,6 +58,7 @@ def build_discriminator(
         base_channels=config.model.d_base_channels,
         variant=config.model.variant,
         attention_resolution=config.model.d_attention_resolution or None,
+        residual_resolution=config.model.get("d_residual_resolution", 0),
         name=name,
     )
     discriminator((np.zeros((2, resolution, resolution, 3), "float32"), np.zeros((2,), "int32")))

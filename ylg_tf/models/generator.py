@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import keras
@@ -10,9 +9,9 @@ from keras import ops
 
 from ylg_tf.layers import ResidualBlockUp, sn_conv, sn_dense
 from ylg_tf.models.architecture import (
-    DEFAULT_ATTENTION_RESOLUTION,
-    attention_block,
+    attention_resolutions,
     generator_plan,
+    place_blocks,
 )
 from ylg_tf.models.variants import attention_layer, get_variant
 
@@ -23,6 +22,10 @@ class Generator(keras.Model):
 
     z -> SN linear -> 4x4 -> residual up-blocks with conditional batch norm -> [an attention
     layer after the block at each of `attention_resolution`] -> BN, ReLU, SN 3x3 conv -> tanh.
+    SAGAN's ablations (Table 1, Figures 3/4) are arguments: `residual_resolution` adds a
+    non-upsampling residual block of the same width after the block at that resolution (the
+    "Residual" control), and `spectral_norm=False` drops spectral norm from every layer of G
+    (the "SN on D only" baseline).
     For a variant that `needs_latents` (GANformer), an SN linear layer also maps z to
     `[num_latents, latent_dim]` latents, which every attention layer receives.
 
@@ -36,6 +39,10 @@ class Generator(keras.Model):
       attention_resolution: feature resolution after which the attention layer sits, or a
         sequence of them (one layer after each; e.g. `(16, 32)`). None: the architecture's
         default for `resolution`.
+      residual_resolution: feature resolution after which the residual control sits; 0 for
+        none. It may not follow the block an attention layer follows.
+      spectral_norm: spectral-normalize every convolution and dense layer (SAGAN); False for
+        plain ones.
       bn_momentum: batch-norm moving-average momentum.
       synchronized_bn: synchronize batch statistics across replicas.
 
@@ -51,6 +58,7 @@ class Generator(keras.Model):
       attention: the first of them, or None (kept so single-layer callers and checkpoint paths
         stay as they were).
       latent_mapping: the SN z -> latents layer, or None when the variant needs no latents.
+      residual_block: the residual control, or None.
     """
 
     def __init__(
@@ -62,6 +70,8 @@ class Generator(keras.Model):
         channel_multipliers: Sequence[int] | None = None,
         variant: str = "ylg",
         attention_resolution: int | Sequence[int] | None = None,
+        residual_resolution: int = 0,
+        spectral_norm: bool = True,
         bn_momentum: float = 0.99,
         synchronized_bn: bool = False,
         **kwargs,
@@ -75,31 +85,46 @@ class Generator(keras.Model):
         self.variant = variant
         self.bn_momentum = bn_momentum
         self.synchronized_bn = synchronized_bn
+        self.residual_resolution = residual_resolution
+        self.spectral_norm = spectral_norm  # the blocks reject a non-bool
 
         plan = generator_plan(resolution, base_channels, channel_multipliers)
         spec = get_variant(variant)
         self._first_channels = plan[0][0]
         sizes = [size for _, size in plan]
-        resolutions = _attention_resolutions(attention_resolution, resolution)
-        after = sorted(attention_block(sizes, r, "Generator") for r in resolutions)
+        after, self._residual_after = place_blocks(
+            sizes,
+            attention_resolutions(
+                attention_resolution, resolution, "Generator attention_resolution"
+            ),
+            residual_resolution,
+            has_attention=spec.has_attention,
+            fields=("Generator attention_resolution", "Generator residual_resolution"),
+        )
         # An int when there is one layer, as before; an ascending list (JSON-friendly) for several.
         self.attention_resolution = (
             sizes[after[0]] if len(after) == 1 else [sizes[k] for k in after]
         )
-        self.linear = sn_dense(16 * self._first_channels, name="linear")
+        sn = dict(spectral_norm=spectral_norm)
+        self.linear = sn_dense(16 * self._first_channels, name="linear", **sn)
+        block_args = dict(momentum=bn_momentum, synchronized=synchronized_bn, **sn)
         self.blocks = [
-            ResidualBlockUp(
-                channels,
-                num_classes,
-                momentum=bn_momentum,
-                synchronized=synchronized_bn,
-                name=f"block_{k}",
-            )
+            ResidualBlockUp(channels, num_classes, name=f"block_{k}", **block_args)
             for k, (channels, _) in enumerate(plan)
         ]
+        self.residual_block = None
+        if self._residual_after is not None:
+            self.residual_block = ResidualBlockUp(
+                plan[self._residual_after][0],
+                num_classes,
+                upsample=False,
+                name="residual",
+                **block_args,
+            )
         names = ["attention"] if len(after) == 1 else [f"attention_{sizes[k]}" for k in after]
         layers = [
-            attention_layer(spec, plan[k][0], name) for k, name in zip(after, names, strict=True)
+            attention_layer(spec, plan[k][0], name, spectral_norm)
+            for k, name in zip(after, names, strict=True)
         ]
         self.attention_layers = [layer for layer in layers if layer is not None]
         self.attention = self.attention_layers[0] if self.attention_layers else None
@@ -108,12 +133,12 @@ class Generator(keras.Model):
         self.latent_mapping = None
         if spec.needs_latents:
             self.latent_mapping = sn_dense(
-                spec.num_latents * spec.latent_dim, name="latent_mapping"
+                spec.num_latents * spec.latent_dim, name="latent_mapping", **sn
             )
         self.output_norm = keras.layers.BatchNormalization(
             momentum=bn_momentum, synchronized=synchronized_bn, name="output_norm"
         )
-        self.output_conv = sn_conv(3, 3, name="output_conv")
+        self.output_conv = sn_conv(3, 3, name="output_conv", **sn)
 
     def call(self, inputs, training=None, return_attention_scores: bool = False):
         z, labels = inputs
@@ -126,6 +151,8 @@ class Generator(keras.Model):
         probs = []
         for k, block in enumerate(self.blocks):
             h = block(h, labels, training=training)
+            if k == self._residual_after:
+                h = self.residual_block(h, labels, training=training)
             if k in self._attention_blocks:
                 layer = self.attention_layers[self._attention_blocks.index(k)]
                 h, layer_probs = layer(h, *latents, training=training, return_attention_scores=True)
@@ -146,30 +173,9 @@ class Generator(keras.Model):
             channel_multipliers=self.channel_multipliers,
             variant=self.variant,
             attention_resolution=self.attention_resolution,
+            residual_resolution=self.residual_resolution,
+            spectral_norm=self.spectral_norm,
             bn_momentum=self.bn_momentum,
             synchronized_bn=self.synchronized_bn,
         )
         return config
-
-
-def _attention_resolutions(value: int | Sequence[int] | None, resolution: int) -> list:
-    """`attention_resolution` as a list: None, 0 or () give the default for `resolution`.
-
-    Entries are checked against the plan later (`attention_block` names a bad one); repeated
-    entries are an error, since each block gets at most one layer.
-    """
-    if value is None or isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = value or DEFAULT_ATTENTION_RESOLUTION.get(resolution)
-        return [value]
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ValueError(
-            f"Generator attention_resolution must be an int or a sequence of ints, got "
-            f"attention_resolution={value!r}."
-        )
-    values = list(value) or [DEFAULT_ATTENTION_RESOLUTION.get(resolution)]
-    if len(set(values)) != len(values):
-        raise ValueError(
-            f"Generator attention_resolution={value!r} repeats a resolution; give each at most "
-            "once (one attention layer after each listed block)."
-        )
-    return values

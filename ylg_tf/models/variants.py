@@ -1,7 +1,9 @@
 """The variant registry: a model variant is an attention layer spec, never new model code.
 
 `ATTENTION_BUILDERS` maps a layer kind to a function building the Keras layer, so a new family
-slots in by registering a builder and its variants (GANformer's bipartite attention is one).
+slots in by registering a builder and its variants (GANformer's bipartite attention is one). A
+builder is called as `builder(variant, channels, name, spectral_norm)`; `spectral_norm=False`
+asks for plain projections (SAGAN's "SN on D only" baseline, in the generator).
 
 The attention-layer call contract: a built layer is called as
 `layer(x, training=..., return_attention_scores=True)` and returns `(y, probs)`. A variant with
@@ -55,12 +57,19 @@ class AttentionVariant:
     in_discriminator: bool = True
 
     @property
+    def has_attention(self) -> bool:
+        """Whether the variant has attention layers at all (in D only if `in_discriminator`)."""
+        return self.kind != "none"
+
+    @property
     def needs_latents(self) -> bool:
         """Whether the layer is called with latents derived from z (G only)."""
         return self.num_latents > 0
 
 
-def _sparse(variant: AttentionVariant, channels: int, name: str) -> keras.layers.Layer:
+def _sparse(
+    variant: AttentionVariant, channels: int, name: str, spectral_norm: bool
+) -> keras.layers.Layer:
     key_widths = None
     if variant.mixed_widths:
         total = channels // 8
@@ -75,23 +84,34 @@ def _sparse(variant: AttentionVariant, channels: int, name: str) -> keras.layers
         heads=variant.heads,
         curve=variant.curve,
         key_widths=key_widths,
+        spectral_norm=spectral_norm,
         name=name,
     )
 
 
-def _bipartite(variant: AttentionVariant, channels: int, name: str) -> keras.layers.Layer:
+def _bipartite(
+    variant: AttentionVariant, channels: int, name: str, spectral_norm: bool
+) -> keras.layers.Layer:
     if not variant.needs_latents:
         raise ValueError(
             f"Variant {variant.name!r} of kind 'bipartite' needs latents; got "
             f"num_latents={variant.num_latents!r}, expected an integer >= 1."
         )
     return BipartiteAttention(
-        mode=variant.mode, num_latents=variant.num_latents, heads=variant.heads or 1, name=name
+        mode=variant.mode,
+        num_latents=variant.num_latents,
+        heads=variant.heads or 1,
+        spectral_norm=spectral_norm,
+        name=name,
     )
 
 
-ATTENTION_BUILDERS: dict[str, Callable[[AttentionVariant, int, str], keras.layers.Layer]] = {
-    "self": lambda variant, channels, name: SelfAttention2D(name=name),
+Builder = Callable[[AttentionVariant, int, str, bool], keras.layers.Layer]
+
+ATTENTION_BUILDERS: dict[str, Builder] = {
+    "self": lambda variant, channels, name, spectral_norm: SelfAttention2D(
+        spectral_norm=spectral_norm, name=name
+    ),
     "sparse": _sparse,
     "bipartite": _bipartite,
 }
@@ -116,9 +136,7 @@ def register_variant(variant: AttentionVariant) -> AttentionVariant:
     return variant
 
 
-def register_attention_builder(
-    kind: str, builder: Callable[[AttentionVariant, int, str], keras.layers.Layer]
-) -> None:
+def register_attention_builder(kind: str, builder: Builder) -> None:
     """Registers how to build the layers of a new attention kind."""
     ATTENTION_BUILDERS[kind] = builder
 
@@ -130,11 +148,13 @@ def get_variant(name: str) -> AttentionVariant:
     return VARIANTS[name]
 
 
-def attention_layer(variant: AttentionVariant, channels: int, name: str) -> keras.layers.Layer:
+def attention_layer(
+    variant: AttentionVariant, channels: int, name: str, spectral_norm: bool = True
+) -> keras.layers.Layer | None:
     """The attention layer of `variant` for an input of `channels` channels (None for "none")."""
-    if variant.kind == "none":
+    if not variant.has_attention:
         return None
-    return ATTENTION_BUILDERS[variant.kind](variant, channels, name)
+    return ATTENTION_BUILDERS[variant.kind](variant, channels, name, spectral_norm)
 
 
 for _variant in (

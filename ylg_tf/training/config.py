@@ -9,7 +9,15 @@ from __future__ import annotations
 import ml_collections
 from ml_collections import config_dict
 
-from ylg_tf.models.architecture import RESOLUTIONS
+from ylg_tf.models.architecture import (
+    DEFAULT_ATTENTION_RESOLUTION,
+    RESOLUTIONS,
+    attention_resolutions,
+    discriminator_resolutions,
+    generator_resolutions,
+    place_blocks,
+)
+from ylg_tf.models.factory import generator_spectral_norm
 from ylg_tf.models.variants import get_variant
 
 MIXED_PRECISION = ("", "bfloat16", "float16")
@@ -37,13 +45,24 @@ def default_config() -> ml_collections.ConfigDict:
     # one G attention layer after each (e.g. (16, 32) for GANformer at several scales).
     config.model.g_attention_resolution = config_dict.FieldReference(0, field_type=object)
     config.model.d_attention_resolution = 0
+    # SAGAN's ablation axes (Table 1, Figures 3/4). Feature resolutions: a 32x32 G's blocks output
+    # 8, 16, 32, its D's 16, 8, 8, 8 (ylg_tf.models.architecture).
+    # "Residual" control: one extra non-resampling residual block of the same width after the
+    # block that outputs this resolution; 0 = none. Not where that network has attention (use
+    # variant="no_attention" for Table 1's residual columns).
+    config.model.g_residual_resolution = 0
+    config.model.d_residual_resolution = 0
+    # "g_and_d" (SAGAN) or "d_only" (SAGAN's baseline: G without spectral norm).
+    config.model.spectral_norm = "g_and_d"
     config.model.bn_momentum = 0.99
 
     config.train = ml_collections.ConfigDict()
     config.train.steps = 2000
     config.train.batch_size = 64  # global batch, split over replicas
+    # TTUR (REFERENCE.md §1): g_lr = 1e-4, d_lr = 4e-4, d_steps = 1. SAGAN's "1:1 balanced
+    # updates" baseline with equal learning rates (Figures 3/4): g_lr = d_lr = 1e-4, d_steps = 1.
     config.train.d_steps = 1  # D updates per G update
-    config.train.g_lr = 1e-4  # TTUR (REFERENCE.md §1)
+    config.train.g_lr = 1e-4
     config.train.d_lr = 4e-4
     config.train.beta1 = 0.0
     config.train.beta2 = 0.9
@@ -83,6 +102,22 @@ def parse_config_arg(arg: str | None, defaults: dict) -> dict:
     return values
 
 
+def saved_config(saved: dict) -> ml_collections.ConfigDict:
+    """A run's saved `config.json` content over `default_config()`.
+
+    Fields the run predates take their defaults, so runs keep loading and resuming after a
+    release adds a field (the defaults keep the models of earlier releases unchanged).
+    """
+    config = default_config()
+    for section, values in saved.items():
+        if isinstance(values, dict) and section in config:
+            for field, value in values.items():
+                config[section][field] = tuple(value) if isinstance(value, list) else value
+        else:
+            config[section] = values
+    return config
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
     """Rejects a config that cannot run, naming the bad field and its accepted values."""
     get_variant(config.model.variant)
@@ -90,6 +125,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ValueError(
             f"config.data.resolution={config.data.resolution!r}; expected one of {RESOLUTIONS}."
         )
+    _validate_model(config.model, config.data.resolution)
     if config.train.mixed_precision not in MIXED_PRECISION:
         raise ValueError(
             f"config.train.mixed_precision={config.train.mixed_precision!r}; "
@@ -103,6 +139,30 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"config.train.ema_decay={config.train.ema_decay!r}; expected [0, 1).")
     if "eval" in config:
         _validate_eval(config.eval)
+
+
+def _validate_model(model: ml_collections.ConfigDict, resolution: int) -> None:
+    """Attention and residual-control placement and spectral norm, with the models' own rules.
+
+    Fields newer than a saved `config.json` take their defaults, as in `ylg_tf.models.factory`.
+    """
+    spec = get_variant(model.variant)
+    generator_spectral_norm(model.get("spectral_norm", "g_and_d"))
+    g_fields = ("config.model.g_attention_resolution", "config.model.g_residual_resolution")
+    place_blocks(
+        generator_resolutions(resolution),
+        attention_resolutions(model.g_attention_resolution, resolution, g_fields[0]),
+        model.get("g_residual_resolution", 0),
+        has_attention=spec.has_attention,
+        fields=g_fields,
+    )
+    place_blocks(
+        discriminator_resolutions(resolution),
+        [model.d_attention_resolution or DEFAULT_ATTENTION_RESOLUTION[resolution]],
+        model.get("d_residual_resolution", 0),
+        has_attention=spec.has_attention and spec.in_discriminator,
+        fields=("config.model.d_attention_resolution", "config.model.d_residual_resolution"),
+    )
 
 
 def _validate_eval(settings: ml_collections.ConfigDict) -> None:
