@@ -13,6 +13,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ylg_tf.masks.grids import CURVES, enumerate_grid
 from ylg_tf.masks.layouts import LAYOUTS, head_masks, layout_heads
 from ylg_tf.masks.patterns import sparse_pattern
 
@@ -92,6 +93,31 @@ def plot_ifg(name: str, n: int, path: str | Path) -> Path:
     ax.set_title(f"IFG of {name}, n={n}", pad=22)
     ax.set_xlim(-0.5, len(pattern) + 0.3)
     ax.set_axis_off()
+    return _save(fig, path)
+
+
+def plot_grid_orders(
+    rows: int, cols: int, path: str | Path, curves: Sequence[str] = CURVES
+) -> Path:
+    """Per curve, the path that enumerates the grid: ESA's Manhattan order, Hilbert, row-major.
+
+    Cells are coloured by visiting step and joined in order; on grids of at most 8x8 cells each
+    cell also shows its step.
+    """
+    fig = Figure(figsize=(3.2 * len(curves), 3.4))
+    for k, curve in enumerate(curves):
+        cells = enumerate_grid(rows, cols, curve)
+        step = np.empty((rows, cols))
+        step[cells[:, 0], cells[:, 1]] = np.arange(rows * cols)
+        ax = fig.add_subplot(1, len(curves), k + 1)
+        ax.imshow(step, cmap="viridis", interpolation="nearest")
+        ax.plot(cells[:, 1], cells[:, 0], color="white", linewidth=1.0)
+        ax.plot(cells[:1, 1], cells[:1, 0], "o", color="red", markersize=4)
+        if rows * cols <= 64:
+            for (r, c), index in zip(cells, range(rows * cols), strict=True):
+                ax.text(c, r, str(index), ha="center", va="center", fontsize=7, color="red")
+        ax.set_title(f"{curve} order, {rows}x{cols}", fontsize=9)
+        ax.set_axis_off()
     return _save(fig, path)
 
 

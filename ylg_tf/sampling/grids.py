@@ -14,8 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 from ylg_tf.sampling.truncation import parse_truncations, truncated_normal, truncation_label
-from ylg_tf.training.monitor import image_grid, write_png
+from ylg_tf.training.monitor import write_png
 from ylg_tf.training.run import load_run
+from ylg_tf.viz.grids import image_grid
 
 __all__ = ["sample_grid_images", "sample_run", "write_sample_grids"]
 

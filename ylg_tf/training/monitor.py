@@ -10,22 +10,6 @@ import tensorflow as tf
 from absl import logging
 
 
-def image_grid(images: np.ndarray, columns: int, scale: int = 1) -> np.ndarray:
-    """`[N, H, W, C]` floats in [-1, 1] -> one uint8 grid with 1px white gaps.
-
-    Each image is enlarged `scale` times (nearest neighbour) so that small samples stay legible.
-    """
-    images = np.clip((np.asarray(images, np.float32) + 1.0) * 127.5, 0, 255).astype(np.uint8)
-    images = images.repeat(scale, axis=1).repeat(scale, axis=2)
-    count, height, width, channels = images.shape
-    rows = -(-count // columns)
-    grid = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1, channels), 255, np.uint8)
-    for k, image in enumerate(images):
-        top, left = (k // columns) * (height + 1), (k % columns) * (width + 1)
-        grid[top : top + height, left : left + width] = image
-    return grid
-
-
 def write_png(path: Path, image: np.ndarray) -> Path:
     """Writes a uint8 `[H, W, C]` array as PNG (creating the directory)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Viridis at 0, 1/8, ..., 1 (matplotlib's `viridis` colour table at those points).
+#: Viridis at 0, 1/8, ..., 1: matplotlib's `viridis` colour table at those points, rounded.
 VIRIDIS_ANCHORS = np.array(
     [
-        (68, 1, 84), (71, 44, 122), (59, 81, 139), (44, 113, 142), (33, 144, 141),
-        (39, 173, 129), (92, 200, 99), (170, 220, 50), (253, 231, 37),
+        (68, 1, 84), (71, 45, 123), (59, 82, 139), (44, 114, 142), (33, 145, 140),
+        (40, 174, 128), (94, 201, 98), (173, 220, 48), (253, 231, 37),
     ],
     dtype=np.float64,
 )  # fmt: skip

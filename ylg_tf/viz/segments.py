@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ylg_tf.viz.panels import blend, enlarge, figure_scale, side_by_side, to_uint8_rgb
 from ylg_tf.viz.png import write_png
 
 #: Fixed colours of latents 0..19 (matplotlib's tab20, saturated shades first, then light ones).
@@ -32,9 +33,6 @@ PALETTE = np.array(
     ],
     dtype=np.uint8,
 )  # fmt: skip
-
-_MIN_SIDE = 128  # default upscaling makes the segment panel at least this many pixels wide
-_GAP = 2  # white pixels between panels
 
 
 def palette(count: int) -> np.ndarray:
@@ -97,22 +95,6 @@ def colorize_segments(segments: np.ndarray, num_latents: int | None = None) -> n
     return palette(count)[segments]
 
 
-def _to_uint8_rgb(image) -> np.ndarray:
-    """`[H, W, 1 or 3]` floats in [-1, 1] (the models' convention) or uint8 -> uint8 RGB."""
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[-1] not in (1, 3):
-        raise ValueError(f"image must be [H, W], [H, W, 1] or [H, W, 3], got {image.shape}.")
-    if image.dtype != np.uint8:
-        image = np.clip((image.astype(np.float64) + 1.0) * 127.5, 0, 255).round()
-    return np.broadcast_to(image, (*image.shape[:2], 3)).astype(np.uint8)
-
-
-def _enlarge(image: np.ndarray, factor: int) -> np.ndarray:
-    return image.repeat(factor, axis=0).repeat(factor, axis=1)
-
-
 def segment_figure(
     attention,
     image=None,
@@ -146,26 +128,17 @@ def segment_figure(
     if image is None:
         panels = [colours]
     else:
-        image = _to_uint8_rgb(image)
+        image = to_uint8_rgb(image)
         (rows, cols), (height, width) = segments.shape, image.shape[:2]
         if height % rows or width % cols or height // rows != width // cols:
             raise ValueError(
                 f"The image ({height}x{width}) must be the attention grid ({rows}x{cols}) "
                 "enlarged by one integer factor."
             )
-        colours = _enlarge(colours, height // rows)
-        blend = (1.0 - alpha) * image + alpha * colours.astype(np.float64)
-        panels = [image, np.round(blend).astype(np.uint8), colours]
-    side = max(panels[0].shape[:2])
-    factor = max(1, -(-_MIN_SIDE // side)) if scale is None else int(scale)
-    if factor < 1:
-        raise ValueError(f"scale must be an integer >= 1, got scale={scale!r}.")
-    panels = [_enlarge(panel, factor) for panel in panels]
-    height, width = panels[0].shape[:2]
-    figure = np.full((height, len(panels) * (width + _GAP) - _GAP, 3), 255, dtype=np.uint8)
-    for k, panel in enumerate(panels):
-        figure[:, k * (width + _GAP) : k * (width + _GAP) + width] = panel
-    return figure
+        colours = enlarge(colours, height // rows)
+        panels = [image, blend(image, colours, alpha), colours]
+    factor = figure_scale(max(panels[0].shape[:2]), scale)
+    return side_by_side([enlarge(panel, factor) for panel in panels])
 
 
 def write_segment_png(path: str | Path, attention, image=None, **kwargs) -> Path:
