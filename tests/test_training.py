@@ -1,5 +1,7 @@
 """The training binary's library: hinge losses, EMA, config checks, distribution and resume."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,7 +18,8 @@ from ylg_tf.training import (
 )
 from ylg_tf.training.config import parse_config_arg
 from ylg_tf.training.ema import update_ema
-from ylg_tf.training.monitor import image_grid
+from ylg_tf.training.run import load_run
+from ylg_tf.viz import image_grid
 
 
 def tiny_config(variant="ylg", resolution=32, **train):
@@ -139,6 +142,30 @@ def test_resume_refuses_another_model(tmp_path):
     GANTrainer(tiny_config(steps=1), make_strategy("default"), tmp_path)
     with pytest.raises(ValueError, match="different `model`"):
         GANTrainer(tiny_config("sagan", steps=1), make_strategy("default"), tmp_path)
+
+
+def test_url_work_directories_are_refused_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="'gs://bucket/run' is a URL"):
+        GANTrainer(tiny_config(steps=1), make_strategy("default"), "gs://bucket/run")
+    with pytest.raises(ValueError, match="is a URL"):
+        load_run("gs://bucket/run")
+    assert not list(tmp_path.iterdir())
+
+
+def test_resume_accepts_a_config_that_predates_a_field(tmp_path):
+    """A config.json written before `model.spectral_norm` existed resumes (its default applies);
+    the same saved config with a non-default value is refused."""
+    GANTrainer(tiny_config(steps=1), make_strategy("default"), tmp_path)
+    path = tmp_path / "config.json"
+    saved = json.loads(path.read_text())
+    del saved["model"]["spectral_norm"]
+    path.write_text(json.dumps(saved))
+    GANTrainer(tiny_config(steps=1), make_strategy("default"), tmp_path)
+    config = tiny_config(steps=1)
+    config.model.spectral_norm = "d_only"
+    with pytest.raises(ValueError, match="different `model`"):
+        GANTrainer(config, make_strategy("default"), tmp_path)
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):

@@ -19,6 +19,7 @@ from absl import logging
 
 from ylg_tf.data import DatasetInfo, resolve_source
 from ylg_tf.models import Generator, build_generator
+from ylg_tf.training.config import saved_config, validate
 
 __all__ = ["Run", "load_run", "model_weights", "read_run_info", "write_run_info"]
 
@@ -105,6 +106,21 @@ def read_run_info(workdir: str | Path, config: ml_collections.ConfigDict) -> Dat
     ).info
 
 
+def local_workdir(workdir: str | Path) -> Path:
+    """A run directory as a local path; URLs such as gs:// are refused by name.
+
+    `pathlib` would turn `gs://bucket/run` into the relative path `gs:/bucket/run` and write
+    there silently; run directories must be on a local or shared file system (WORKSPACE.md).
+    """
+    if "://" in str(workdir):
+        raise ValueError(
+            f"Run directory {str(workdir)!r} is a URL; work directories must be on a local or "
+            "shared file system (gs:// work directories are not supported yet; tfds data may be "
+            "on gs://)."
+        )
+    return Path(workdir)
+
+
 def load_run(workdir: str | Path, *, step: int | None = None, use_ema: bool = True) -> Run:
     """Rebuilds a run's generator and restores its weights.
 
@@ -117,11 +133,12 @@ def load_run(workdir: str | Path, *, step: int | None = None, use_ema: bool = Tr
       FileNotFoundError: no `config.json` or no (such) checkpoint in the run directory.
       ValueError: the checkpoint does not fit the config's generator.
     """
-    workdir = Path(workdir)
+    workdir = local_workdir(workdir)
     config_path = workdir / "config.json"
     if not config_path.exists():
         raise FileNotFoundError(f"{workdir} is not a run directory: it has no config.json.")
-    config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
+    config = saved_config(json.loads(config_path.read_text()))
+    validate(config)
     directory = workdir / "checkpoints"
     if step is None:
         checkpoint = tf.train.latest_checkpoint(str(directory))

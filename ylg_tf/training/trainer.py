@@ -14,12 +14,12 @@ from absl import logging
 from ylg_tf.data import distributed_batches
 from ylg_tf.models import build_discriminator, build_generator
 from ylg_tf.training import monitor
-from ylg_tf.training.config import validate
+from ylg_tf.training.config import saved_config, validate
 from ylg_tf.training.ema import ema_decay, update_ema
 from ylg_tf.training.losses import discriminator_hinge_loss, generator_hinge_loss
-from ylg_tf.training.run import model_weights, write_run_info
+from ylg_tf.training.run import local_workdir, model_weights, write_run_info
 from ylg_tf.training.strategy import is_chief
-from ylg_tf.viz import colorize_segments, segment_map
+from ylg_tf.viz import colorize_segments, image_grid, segment_map
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 PREEMPTIBLE = (tf.distribute.MultiWorkerMirroredStrategy, tf.distribute.TPUStrategy)
@@ -43,7 +43,7 @@ class GANTrainer:
 
     def __init__(self, config: ml_collections.ConfigDict, strategy, workdir: str | Path) -> None:
         validate(config)
-        self.config, self.strategy, self.workdir = config, strategy, Path(workdir)
+        self.config, self.strategy, self.workdir = config, strategy, local_workdir(workdir)
         train = config.train
         if train.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -231,16 +231,20 @@ class GANTrainer:
     # --- what the run writes --------------------------------------------------------------------
 
     def _check_saved_config(self) -> None:
-        """Writes config.json, or refuses to resume a run whose model or data differ."""
+        """Writes config.json, or refuses to resume a run whose model or data differ.
+
+        Fields the saved config predates count with their defaults (`saved_config`).
+        """
         path = self.workdir / "config.json"
         current = json.loads(self.config.to_json_best_effort())
         if path.exists():
-            saved = json.loads(path.read_text())
+            saved = json.loads(saved_config(json.loads(path.read_text())).to_json_best_effort())
             for section in ("model", "data"):
-                if saved.get(section) != current[section]:
+                before = saved[section]
+                if before != current[section]:
                     raise ValueError(
                         f"{self.workdir} holds a run with a different `{section}` config "
-                        f"({saved.get(section)} vs {current[section]}); use another --workdir."
+                        f"({before} vs {current[section]}); use another --workdir."
                     )
         if is_chief(self.strategy):
             self.workdir.mkdir(parents=True, exist_ok=True)
@@ -268,9 +272,9 @@ class GANTrainer:
         images, probs = self.sampler(
             (self._fixed_z, self._fixed_labels), training=False, return_attention_scores=True
         )
-        grid = monitor.image_grid(np.asarray(images), self._grid_columns)
+        grid = image_grid(np.asarray(images), self._grid_columns)
         scale = max(1, 64 // self.config.data.resolution)  # PNGs of at least 64px a sample
-        large = monitor.image_grid(np.asarray(images), self._grid_columns, scale)
+        large = image_grid(np.asarray(images), self._grid_columns, scale)
         path = monitor.write_png(self.workdir / "samples" / f"step_{step:07d}.png", large)
         with self._writer.as_default(step=step):
             tf.summary.image("samples", grid[None], max_outputs=1)
