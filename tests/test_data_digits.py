@@ -50,3 +50,28 @@ def test_other_resolution():
 def test_only_train_split():
     with pytest.raises(ValueError, match="train"):
         build_dataset("digits", 32, split="test")
+
+
+@pytest.mark.parametrize(
+    "split, expected",
+    [
+        ("train[:1600]", range(1600)),
+        ("train[1600:]", range(1600, 1797)),
+        ("train[90%:]", range(1617, 1797)),
+        ("train[-10:-5]", range(1787, 1792)),
+    ],
+)
+def test_split_slices_select_those_examples(split, expected, digits32):
+    images, labels, _ = digits32
+    dataset, info = build_dataset("digits", 32, split=split)
+    part_images, part_labels = next(iter(dataset.batch(4096)))
+    assert info.num_examples == len(expected)
+    # The pipeline keeps the dataset order here (build_dataset without shuffling).
+    np.testing.assert_array_equal(part_labels.numpy(), labels[list(expected)])
+    np.testing.assert_allclose(part_images.numpy(), images[list(expected)])
+
+
+@pytest.mark.parametrize("split", ["test", "train[a:]", "train[1797:]", "train[5]"])
+def test_bad_splits_are_refused(split):
+    with pytest.raises(ValueError, match="split"):
+        build_dataset("digits", 32, split=split)

@@ -9,6 +9,7 @@ bilinearly to the requested resolution and scaled so that 0 -> -1 and 16 -> 1.
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -20,7 +21,7 @@ __all__ = ["DIGITS_MAX_VALUE", "NAME", "digits_source", "load_digits_arrays"]
 
 NAME = "digits"
 DIGITS_MAX_VALUE = 16.0
-_SPLITS = ("train",)
+_SPLIT = re.compile(r"train(?:\[(-?\d+%?)?:(-?\d+%?)?\])?")
 
 
 @functools.cache
@@ -36,11 +37,34 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def split_slice(split: str, count: int) -> slice:
+    """`"train"` or a tfds-style slice of it (`"train[:1600]"`, `"train[90%:]"`) as a slice.
+
+    The dataset has one split; slices of it let a run hold images out (e.g. to invert real
+    images the generator never saw). Percentages round to the nearest example.
+    """
+    match = _SPLIT.fullmatch(split) if isinstance(split, str) else None
+    if match is None:
+        raise ValueError(
+            f"digits has the one split 'train' and slices of it ('train[:1600]', "
+            f"'train[90%:]'), got split={split!r}."
+        )
+
+    def bound(text: str | None) -> int | None:
+        if not text:
+            return None
+        return round(int(text[:-1]) * count / 100) if text.endswith("%") else int(text)
+
+    return slice(bound(match[1]), bound(match[2]))
+
+
 def digits_source(resolution: int = 32, split: str = "train") -> Source:
-    """Builds the `digits` source: 10 classes, all 1,797 examples in the one split `"train"`."""
-    if split not in _SPLITS:
-        raise ValueError(f"digits has only the split(s) {list(_SPLITS)}, got split={split!r}")
+    """Builds the `digits` source: 10 classes, 1,797 examples in `"train"` (or a slice of it)."""
     images, labels = load_digits_arrays()
+    part = split_slice(split, len(labels))
+    images, labels = images[part], labels[part]
+    if not len(labels):
+        raise ValueError(f"digits split={split!r} selects no examples (there are 1,797).")
 
     def make_records(
         seed: int | None, input_context: tf.distribute.InputContext | None = None
