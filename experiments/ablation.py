@@ -1,0 +1,296 @@
+"""The ablation runner: every arm of a study, several seeds, one budget; then the results table.
+
+  python experiments/ablation.py                        # all studies, 3 seeds, README's budget
+  python experiments/ablation.py --studies=variants --seeds=5 --dataset=cifar10
+  python experiments/ablation.py --report_only          # tables and plots from finished runs
+  python experiments/ablation.py --parallel=2           # two runs at a time
+
+Each (arm, seed) is one `ylg-train` run of `experiments/configs/ablation.py` in
+`<root>/<arm>/seed_<k>/`, started as a subprocess (a fresh TensorFlow per run; its log goes to
+`train.log` there). A run counts as done when its last evaluation, `eval/step_<steps>.json`,
+exists; running the command again skips done runs and resumes unfinished ones from their
+checkpoints. All runs share one evaluation cache (`<root>/.ylg_cache`), so the classifier and the
+real statistics are computed once. The reports go to `--results`: per study `<study>.md` and
+`<study>.csv` (mean and standard deviation over seeds of the EMA generator's FID / IS / KID at the
+last step, and the best FID over the evaluations), `<study>_fid.png` (FID against training step,
+mean over seeds with a band of one standard deviation), and `runs.csv` (every evaluation of every
+run).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags
+
+CONFIG_FILE = Path(__file__).resolve().parent / "configs" / "ablation.py"
+
+
+def _load_config_module():
+    spec = importlib.util.spec_from_file_location("ablation_config", CONFIG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CONFIG = _load_config_module()
+
+_STUDIES = flags.DEFINE_list("studies", list(CONFIG.STUDIES), f"Any of {list(CONFIG.STUDIES)}.")
+_ARMS = flags.DEFINE_list("arms", [], "Only these arms of the studies (default: all).")
+_SEEDS = flags.DEFINE_integer("seeds", 3, "Seeds 0..N-1 per arm.")
+_ROOT = flags.DEFINE_string("root", "runs/ablation", "Directory of the runs.")
+_RESULTS = flags.DEFINE_string("results", "experiments/results/ablation", "Where reports go.")
+_DATASET = flags.DEFINE_string("dataset", "digits", "'digits', a tfds name or 'folder:/path'.")
+_STEPS = flags.DEFINE_integer("steps", CONFIG.BUDGET["steps"], "Training steps per run.")
+_EVAL_EVERY = flags.DEFINE_integer("eval_every", CONFIG.BUDGET["eval_every"], "Steps per eval.")
+_EVAL_SAMPLES = flags.DEFINE_integer(
+    "eval_samples", CONFIG.BUDGET["eval_samples"], "Real and generated images per evaluation."
+)
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", CONFIG.BUDGET["batch_size"], "Global batch.")
+_PARALLEL = flags.DEFINE_integer("parallel", 1, "Runs trained at the same time.")
+_REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Only write the reports.")
+
+METRICS = ("fid", "is", "kid")
+
+
+def study_arms(studies: list[str], only: list[str]) -> list[str]:
+    """The arms of `studies` in table order, each once, restricted to `only` when given."""
+    for study in studies:
+        if study not in CONFIG.STUDIES:
+            raise ValueError(f"Unknown study {study!r}; known: {list(CONFIG.STUDIES)}.")
+    unknown = sorted(set(only) - set(CONFIG.ARMS))
+    if unknown:
+        raise ValueError(f"Unknown arms {unknown}; known: {sorted(CONFIG.ARMS)}.")
+    arms = dict.fromkeys(arm for study in studies for arm in CONFIG.STUDIES[study])
+    return [arm for arm in arms if not only or arm in only]
+
+
+def config_arg(arm: str, seed: int, budget: dict) -> str:
+    values = {"arm": arm, "seed": seed, **budget}
+    return ",".join(f"{key}={value}" for key, value in values.items())
+
+
+def run_dir(root: Path, arm: str, seed: int) -> Path:
+    return root / arm / f"seed_{seed}"
+
+
+def final_eval(workdir: Path, steps: int) -> Path:
+    return workdir / "eval" / f"step_{steps:07d}.json"
+
+
+def train(arm: str, seed: int, root: Path, budget: dict) -> float:
+    """Runs (or resumes) one run in a subprocess; returns its wall time in seconds.
+
+    A run stopped between its last checkpoint and its last evaluation resumes with nothing left
+    to train, so `ylg-eval` then scores that checkpoint with the run's own seed.
+    """
+    workdir = run_dir(root, arm, seed)
+    workdir.mkdir(parents=True, exist_ok=True)
+    commands = [
+        [
+            "ylg_tf.cli.train",
+            f"--config={CONFIG_FILE}:{config_arg(arm, seed, budget)}",
+            f"--workdir={workdir}",
+            f"--config.eval.cache_dir={root / '.ylg_cache'}",
+        ],
+        ["ylg_tf.cli.evaluate", f"--workdir={workdir}", f"--seed={seed}"],
+    ]
+    start = time.monotonic()
+    for command in commands:
+        if final_eval(workdir, budget["steps"]).exists():
+            break
+        command = [sys.executable, "-m", *command]
+        with open(workdir / "train.log", "a") as log:
+            log.write(f"$ {' '.join(command)}\n")
+            log.flush()
+            result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+        if result.returncode:
+            raise RuntimeError(
+                f"{arm} seed {seed} failed (exit {result.returncode}); see {workdir / 'train.log'}."
+            )
+    return time.monotonic() - start
+
+
+def read_evals(workdir: Path) -> list[dict]:
+    """Every `eval/step_*.json` of a run (untruncated, EMA), ordered by step."""
+    paths = sorted((workdir / "eval").glob("step_???????.json"))
+    return [json.loads(path.read_text()) for path in paths]
+
+
+def summarize(root: Path, arms: list[str], seeds: int, steps: int) -> dict[str, dict]:
+    """Per arm: the finished seeds' last and best scores and FID curves."""
+    summary = {}
+    for arm in arms:
+        runs = []
+        for seed in range(seeds):
+            evals = read_evals(run_dir(root, arm, seed))
+            if evals and evals[-1]["step"] == steps:
+                runs.append(evals)
+        if runs:
+            summary[arm] = {
+                "seeds": len(runs),
+                **{name: np.array([run[-1][name] for run in runs]) for name in METRICS},
+                "best_fid": np.array([min(e["fid"] for e in run) for run in runs]),
+                "steps": np.array([e["step"] for e in runs[0]]),
+                "fid_curves": np.array([[e["fid"] for e in run] for run in runs]),
+            }
+    return summary
+
+
+def mean_std(values: np.ndarray, digits: int) -> str:
+    if len(values) < 2:
+        return f"{values.mean():.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def write_study_table(path: Path, study: str, summary: dict, header: str) -> None:
+    """Markdown and CSV: one row per arm; KID is shown x1000 in Markdown (TF-GAN's raw in CSV)."""
+    arms = [arm for arm in CONFIG.STUDIES[study] if arm in summary]
+    lines = [
+        header,
+        "",
+        "| arm | what | seeds | FID | best FID | IS | KID x 1e3 | paper, ImageNet 128 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for arm in arms:
+        row = summary[arm]
+        lines.append(
+            f"| {arm} | {CONFIG.ARMS[arm].description} | {row['seeds']} | "
+            f"{mean_std(row['fid'], 1)} | {mean_std(row['best_fid'], 1)} | "
+            f"{mean_std(row['is'], 2)} | {mean_std(row['kid'] * 1e3, 1)} | "
+            f"{CONFIG.STUDIES[study][arm]} |"
+        )
+    path.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    with open(path.with_suffix(".csv"), "w", newline="") as file:
+        writer = csv.writer(file)
+        names = ("fid", "best_fid", "is", "kid")
+        writer.writerow(["arm", "seeds", *(f"{n}_{s}" for n in names for s in ("mean", "std"))])
+        for arm in arms:
+            row = summary[arm]
+            stds = {n: row[n].std(ddof=1) if row["seeds"] > 1 else float("nan") for n in names}
+            writer.writerow(
+                [arm, row["seeds"], *(v for n in names for v in (row[n].mean(), stds[n]))]
+            )
+
+
+def plot_fid(path: Path, study: str, summary: dict) -> None:
+    """FID against training step per arm: mean over seeds, band of one standard deviation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for arm in (arm for arm in CONFIG.STUDIES[study] if arm in summary):
+        row = summary[arm]
+        mean, std = row["fid_curves"].mean(0), row["fid_curves"].std(0)
+        axes.plot(row["steps"], mean, marker="o", label=f"{arm} ({row['seeds']})")
+        axes.fill_between(row["steps"], mean - std, mean + std, alpha=0.15)
+    axes.set(xlabel="training step", ylabel="FID (EMA G, digits classifier)", title=study)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_runs_csv(path: Path, root: Path, arms: list[str], seeds: int) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["arm", "seed", "step", *METRICS, "num_generated"])
+        for arm in arms:
+            for seed in range(seeds):
+                for e in read_evals(run_dir(root, arm, seed)):
+                    row = [arm, seed, e["step"], *(e[m] for m in METRICS), e["num_generated"]]
+                    writer.writerow(row)
+
+
+def report(root: Path, results: Path, studies: list[str], seeds: int, budget: dict) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    arms = study_arms(studies, [])
+    summary = summarize(root, arms, seeds, budget["steps"])
+    for study in studies:
+        flags_ = [f"--studies={study}", f"--seeds={seeds}"]
+        flags_ += [f"--{key}={value}" for key, value in budget.items()]
+        header = (
+            f"# Ablation `{study}`\n\n"
+            f"`python experiments/ablation.py {' '.join(flags_)}`\n\n"
+            f"Budget per run: {budget['steps']} steps at batch {budget['batch_size']} on "
+            f"`{budget['dataset']}` at 32x32 (G and D base width 16, EMA 0.99), "
+            f"seeds 0..{seeds - 1}; "
+            f"FID / IS / KID of the EMA generator with {budget['eval_samples']} real and "
+            f"generated images, the project's classifier; mean ± standard deviation over seeds. "
+            f"FID and IS columns: last step; best FID: lowest over the evaluations every "
+            f"{budget['eval_every']} steps."
+        )
+        write_study_table(results / study, study, summary, header)
+        if summary:
+            plot_fid(results / f"{study}_fid.png", study, summary)
+    write_runs_csv(results / "runs.csv", root, arms, seeds)
+    print(f"Reports in {results}")
+
+
+def run_all(todo: list[tuple[str, int]], root: Path, budget: dict, parallel: int) -> list[str]:
+    """Trains the (arm, seed) runs, `parallel` at a time; returns the failures' messages.
+
+    Small models leave cores idle (start-up, tracing, evaluation), which a second run at the same
+    time can use.
+    """
+
+    def one(k_arm_seed):
+        k, (arm, seed) = k_arm_seed
+        try:
+            seconds = train(arm, seed, root, budget)
+        except RuntimeError as error:
+            print(f"[{k}/{len(todo)}] {arm} seed {seed}: FAILED", flush=True)
+            return str(error)
+        last = read_evals(run_dir(root, arm, seed))[-1]
+        print(
+            f"[{k}/{len(todo)}] {arm} seed {seed}: {seconds:.0f} s, FID {last['fid']:.1f}, "
+            f"IS {last['is']:.2f}",
+            flush=True,
+        )
+        return None
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        return [error for error in pool.map(one, enumerate(todo, 1)) if error]
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    root, results = Path(_ROOT.value), Path(_RESULTS.value)
+    budget = {
+        "steps": _STEPS.value,
+        "eval_every": _EVAL_EVERY.value,
+        "eval_samples": _EVAL_SAMPLES.value,
+        "batch_size": _BATCH_SIZE.value,
+        "dataset": _DATASET.value,
+    }
+    arms = study_arms(_STUDIES.value, _ARMS.value)
+    failures = []
+    if not _REPORT_ONLY.value:
+        todo = [  # seed-major: stopping early leaves every arm with the same seeds
+            (arm, seed)
+            for seed in range(_SEEDS.value)
+            for arm in arms
+            if not final_eval(run_dir(root, arm, seed), _STEPS.value).exists()
+        ]
+        done = len(arms) * _SEEDS.value - len(todo)
+        print(f"{len(arms)} arms x {_SEEDS.value} seeds: {done} done, {len(todo)} to run.")
+        failures = run_all(todo, root, budget, _PARALLEL.value)
+    report(root, results, _STUDIES.value, _SEEDS.value, budget)
+    if failures:
+        raise SystemExit("\n".join(["Some runs failed:", *failures]))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,142 @@
+"""The ablation runner (experiments/ablation.py) and its run config (configs/ablation.py)."""
+
+import csv
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ylg_tf.models.variants import VARIANTS
+from ylg_tf.training.config import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+config_file = _load(ROOT / "experiments" / "configs" / "ablation.py", "ablation_config")
+runner = _load(ROOT / "experiments" / "ablation.py", "ablation_runner")
+
+
+def test_the_variant_study_covers_every_registered_variant():
+    assert list(config_file.STUDIES["variants"]) == list(VARIANTS)
+    assert len(VARIANTS) >= 11
+
+
+@pytest.mark.parametrize("arm", sorted(config_file.ARMS))
+def test_every_arm_is_a_valid_config_that_applies_its_overrides(arm):
+    config = config_file.get_config(f"arm={arm},seed=2,steps=10,eval_every=5")
+    validate(config)
+    assert (config.seed, config.train.steps, config.eval.every) == (2, 10, 5)
+    for key, value in config_file.ARMS[arm].overrides.items():
+        section, field = key.split(".")
+        assert config[section][field] == value
+
+
+def test_arms_differ_from_the_default_run_only_in_their_overrides():
+    base = config_file.get_config("arm=no_attention").to_dict()
+    config = config_file.get_config("arm=sn_d_only_equal_lr").to_dict()
+    changed = {
+        f"{section}.{field}"
+        for section in base
+        if isinstance(base[section], dict)
+        for field in base[section]
+        if base[section][field] != config[section][field]
+    }
+    assert changed == {"model.spectral_norm", "train.d_lr"}
+
+
+def test_unknown_arm_and_study_are_rejected_by_name():
+    with pytest.raises(ValueError, match="'nope'"):
+        config_file.get_config("arm=nope")
+    with pytest.raises(ValueError, match="'nope'"):
+        runner.study_arms(["nope"], [])
+    with pytest.raises(ValueError, match="nope"):
+        runner.study_arms(["variants"], ["nope"])
+
+
+def test_study_arms_are_listed_once_in_table_order():
+    arms = runner.study_arms(["sagan_placement", "sagan_stabilization"], [])
+    assert arms[0] == "no_attention" and arms.count("no_attention") == 1
+    assert arms[-2:] == ["sn_d_only_equal_lr", "sn_gd_equal_lr"]
+    assert runner.study_arms(["variants"], ["ylg", "sagan"]) == ["sagan", "ylg"]
+
+
+def _write_evals(root: Path, arm: str, seed: int, fids: list[float], is_: float, kid: float):
+    for k, fid in enumerate(fids, 1):
+        score = {"step": 10 * k, "fid": fid, "is": is_, "kid": kid, "num_generated": 12}
+        path = root / arm / f"seed_{seed}" / "eval" / f"step_{10 * k:07d}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(score))
+
+
+def test_summary_is_mean_and_sample_std_over_finished_seeds(tmp_path):
+    _write_evals(tmp_path, "ylg", 0, [90.0, 50.0, 60.0], 5.0, 0.010)
+    _write_evals(tmp_path, "ylg", 1, [80.0, 70.0, 40.0], 7.0, 0.030)
+    _write_evals(tmp_path, "ylg", 2, [85.0], 9.0, 0.5)  # unfinished: left out
+    row = runner.summarize(tmp_path, ["ylg", "sagan"], seeds=3, steps=30)["ylg"]
+    assert row["seeds"] == 2
+    np.testing.assert_allclose(row["fid"], [60.0, 40.0])
+    np.testing.assert_allclose(row["best_fid"], [50.0, 40.0])
+    np.testing.assert_allclose(row["fid_curves"].mean(0), [85.0, 60.0, 50.0])
+    # Hand-worked: FID 60 and 40 -> mean 50, sample std sqrt(200) = 14.14; KID x 1e3 20 +- 14.1.
+    assert runner.mean_std(row["fid"], 1) == "50.0 ± 14.1"
+    assert runner.mean_std(row["kid"] * 1e3, 1) == "20.0 ± 14.1"
+    runner.write_study_table(tmp_path / "variants", "variants", {"ylg": row}, "# header")
+    table = (tmp_path / "variants.md").read_text()
+    assert "| ylg |" in table and "50.0 ± 14.1" in table and "15.94 / 57.22" in table
+    with open(tmp_path / "variants.csv") as file:
+        (record,) = list(csv.DictReader(file))
+    assert float(record["fid_mean"]) == 50.0 and float(record["is_std"]) == pytest.approx(
+        1.41421, 1e-4
+    )
+
+
+def test_runner_trains_evaluates_reports_and_resumes(tmp_path, digits_cache):
+    """Two steps of one arm end to end; a second call skips the finished run; a run stopped
+    before its last evaluation is completed by ylg-eval."""
+    shutil.copytree(digits_cache, tmp_path / "runs" / ".ylg_cache")
+    command = [
+        sys.executable,
+        str(ROOT / "experiments" / "ablation.py"),
+        f"--root={tmp_path / 'runs'}",
+        f"--results={tmp_path / 'results'}",
+        "--studies=sagan_stabilization",
+        "--arms=sn_d_only_equal_lr",
+        "--seeds=1",
+        "--steps=2",
+        "--eval_every=1",
+        "--eval_samples=12",
+        "--batch_size=4",
+    ]
+    first = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "0 done, 1 to run" in first.stdout
+    run = tmp_path / "runs" / "sn_d_only_equal_lr" / "seed_0"
+    assert sorted(p.name for p in (run / "eval").glob("step_*.json")) == [
+        "step_0000001.json",
+        "step_0000002.json",
+    ]
+    table = (tmp_path / "results" / "sagan_stabilization.md").read_text()
+    assert "| sn_d_only_equal_lr |" in table and "181.84" in table
+    assert (tmp_path / "results" / "sagan_stabilization_fid.png").stat().st_size > 1000
+
+    (run / "eval" / "step_0000002.json").unlink()
+    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "0 done, 1 to run" in again.stdout
+    assert json.loads((run / "eval" / "step_0000002.json").read_text())["step"] == 2
+    assert "ylg_tf.cli.evaluate" in (run / "train.log").read_text()
+
+    last = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert "1 done, 0 to run" in last.stdout
