@@ -129,14 +129,18 @@ def summarize(root: Path, arms: list[str], seeds: int, steps: int) -> dict[str, 
     """Per arm: the finished seeds' last and best scores and FID curves."""
     summary = {}
     for arm in arms:
-        runs = []
+        runs, finished = [], []
         for seed in range(seeds):
             evals = read_evals(run_dir(root, arm, seed))
             if evals and evals[-1]["step"] == steps:
                 runs.append(evals)
+                finished.append(seed)
         if runs:
             summary[arm] = {
                 "seeds": len(runs),
+                "fid_by_seed": {
+                    seed: run[-1]["fid"] for seed, run in zip(finished, runs, strict=True)
+                },
                 **{name: np.array([run[-1][name] for run in runs]) for name in METRICS},
                 "best_fid": np.array([min(e["fid"] for e in run) for run in runs]),
                 "steps": np.array([e["step"] for e in runs[0]]),
@@ -151,34 +155,62 @@ def mean_std(values: np.ndarray, digits: int) -> str:
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
+def paired_fid_difference(summary: dict, arm: str, reference: str) -> np.ndarray:
+    """FID of `arm` minus FID of `reference` for each seed both finished.
+
+    Runs of one seed share their data order and evaluation latents, and at a small budget the
+    seed moves every arm's FID together; paired differences take that shared part out.
+    """
+    mine, theirs = summary[arm]["fid_by_seed"], summary[reference]["fid_by_seed"]
+    return np.array([mine[seed] - theirs[seed] for seed in sorted(mine) if seed in theirs])
+
+
 def write_study_table(path: Path, study: str, summary: dict, header: str) -> None:
-    """Markdown and CSV: one row per arm; KID is shown x1000 in Markdown (TF-GAN's raw in CSV)."""
+    """Markdown and CSV: one row per arm.
+
+    The study's first arm is the reference of the paired "FID - reference" column.
+    """
     arms = [arm for arm in CONFIG.STUDIES[study] if arm in summary]
+    reference = arms[0]
     lines = [
         header,
         "",
-        "| arm | what | seeds | FID | best FID | IS | KID x 1e3 | paper, ImageNet 128 |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| arm | what | seeds | FID | FID - {reference} (same seed) | best FID | IS | KID "
+        "| paper, ImageNet 128 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for arm in arms:
         row = summary[arm]
+        paired = paired_fid_difference(summary, arm, reference)
         lines.append(
             f"| {arm} | {CONFIG.ARMS[arm].description} | {row['seeds']} | "
-            f"{mean_std(row['fid'], 1)} | {mean_std(row['best_fid'], 1)} | "
-            f"{mean_std(row['is'], 2)} | {mean_std(row['kid'] * 1e3, 1)} | "
+            f"{mean_std(row['fid'], 1)} | "
+            f"{'reference' if arm == reference else mean_std(paired, 1) if len(paired) else ''} | "
+            f"{mean_std(row['best_fid'], 1)} | "
+            f"{mean_std(row['is'], 2)} | {mean_std(row['kid'], 1)} | "
             f"{CONFIG.STUDIES[study][arm]} |"
         )
     path.with_suffix(".md").write_text("\n".join(lines) + "\n")
     with open(path.with_suffix(".csv"), "w", newline="") as file:
         writer = csv.writer(file)
-        names = ("fid", "best_fid", "is", "kid")
-        writer.writerow(["arm", "seeds", *(f"{n}_{s}" for n in names for s in ("mean", "std"))])
+        names = ("fid", "fid_minus_reference", "best_fid", "is", "kid")
+        writer.writerow(
+            ["arm", "seeds", "reference"] + [f"{n}_{s}" for n in names for s in ("mean", "std")]
+        )
         for arm in arms:
-            row = summary[arm]
-            stds = {n: row[n].std(ddof=1) if row["seeds"] > 1 else float("nan") for n in names}
-            writer.writerow(
-                [arm, row["seeds"], *(v for n in names for v in (row[n].mean(), stds[n]))]
-            )
+            values = {
+                **{n: summary[arm][n] for n in names if n in summary[arm]},
+                "fid_minus_reference": paired_fid_difference(summary, arm, reference),
+            }
+            cells = [
+                v
+                for n in names
+                for v in (
+                    values[n].mean() if len(values[n]) else float("nan"),
+                    values[n].std(ddof=1) if len(values[n]) > 1 else float("nan"),
+                )
+            ]
+            writer.writerow([arm, summary[arm]["seeds"], reference, *cells])
 
 
 def plot_fid(path: Path, study: str, summary: dict) -> None:

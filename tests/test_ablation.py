@@ -89,17 +89,30 @@ def test_summary_is_mean_and_sample_std_over_finished_seeds(tmp_path):
     np.testing.assert_allclose(row["fid"], [60.0, 40.0])
     np.testing.assert_allclose(row["best_fid"], [50.0, 40.0])
     np.testing.assert_allclose(row["fid_curves"].mean(0), [85.0, 60.0, 50.0])
-    # Hand-worked: FID 60 and 40 -> mean 50, sample std sqrt(200) = 14.14; KID x 1e3 20 +- 14.1.
+    # Hand-worked: FID 60 and 40 -> mean 50, sample std sqrt(200) = 14.14.
     assert runner.mean_std(row["fid"], 1) == "50.0 ± 14.1"
-    assert runner.mean_std(row["kid"] * 1e3, 1) == "20.0 ± 14.1"
-    runner.write_study_table(tmp_path / "variants", "variants", {"ylg": row}, "# header")
-    table = (tmp_path / "variants.md").read_text()
-    assert "| ylg |" in table and "50.0 ± 14.1" in table and "15.94 / 57.22" in table
+    assert runner.mean_std(np.array([3.0]), 2) == "3.00"  # one seed: no spread to show
+
+
+def test_study_table_pairs_each_arm_with_the_first_by_seed(tmp_path):
+    _write_evals(tmp_path, "no_attention", 0, [100.0], 4.0, 0.5)
+    _write_evals(tmp_path, "no_attention", 1, [200.0], 4.0, 0.5)
+    _write_evals(tmp_path, "ylg", 0, [90.0], 5.0, 0.2)
+    _write_evals(tmp_path, "ylg", 1, [170.0], 7.0, 0.4)
+    _write_evals(tmp_path, "sagan", 1, [150.0], 6.0, 0.3)  # seed 0 unfinished
+    summary = runner.summarize(tmp_path, ["no_attention", "ylg", "sagan"], seeds=2, steps=10)
+    runner.write_study_table(tmp_path / "variants", "variants", summary, "# header")
+    lines = (tmp_path / "variants.md").read_text().splitlines()
+    rows = {line.split(" | ")[0][2:]: line for line in lines if line.startswith("| ")}
+    # ylg - no_attention: -10 and -30 -> -20 +- 14.1 (their FIDs alone: 130 +- 56.6).
+    assert "| 130.0 ± 56.6 | -20.0 ± 14.1 |" in rows["ylg"] and "15.94 / 57.22" in rows["ylg"]
+    assert "| 150.0 | -50.0 |" in rows["sagan"] and "| reference |" in rows["no_attention"]
+    assert "| 6.00 ± 1.41 | 0.3 ± 0.1 |" in rows["ylg"]  # IS, KID
     with open(tmp_path / "variants.csv") as file:
-        (record,) = list(csv.DictReader(file))
-    assert float(record["fid_mean"]) == 50.0 and float(record["is_std"]) == pytest.approx(
-        1.41421, 1e-4
-    )
+        records = {record["arm"]: record for record in csv.DictReader(file)}
+    assert float(records["ylg"]["fid_minus_reference_mean"]) == -20.0
+    assert float(records["ylg"]["is_std"]) == pytest.approx(np.sqrt(2), 1e-6)
+    assert records["sagan"]["seeds"] == "1" and records["sagan"]["fid_std"] == "nan"
 
 
 def test_runner_trains_evaluates_reports_and_resumes(tmp_path, digits_cache):
