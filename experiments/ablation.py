@@ -214,18 +214,21 @@ def write_study_table(path: Path, study: str, summary: dict, header: str) -> Non
 
 
 def plot_fid(path: Path, study: str, summary: dict) -> None:
-    """FID against training step per arm: mean over seeds, band of one standard deviation."""
+    """FID against training step per arm (log scale): mean over seeds, band of one std."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for arm in (arm for arm in CONFIG.STUDIES[study] if arm in summary):
+    arms = [arm for arm in CONFIG.STUDIES[study] if arm in summary]
+    colours = plt.get_cmap("tab20")(np.linspace(0, 1, 20))[:: 2 if len(arms) <= 10 else 1]
+    for arm, colour in zip(arms, colours, strict=False):
         row = summary[arm]
         mean, std = row["fid_curves"].mean(0), row["fid_curves"].std(0)
-        axes.plot(row["steps"], mean, marker="o", label=f"{arm} ({row['seeds']})")
-        axes.fill_between(row["steps"], mean - std, mean + std, alpha=0.15)
+        axes.plot(row["steps"], mean, marker="o", color=colour, label=f"{arm} ({row['seeds']})")
+        axes.fill_between(row["steps"], mean - std, mean + std, color=colour, alpha=0.12)
+    axes.set_yscale("log")
     axes.set(xlabel="training step", ylabel="FID (EMA G, digits classifier)", title=study)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, ncol=2)
