@@ -20,7 +20,6 @@ run).
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -31,17 +30,12 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
+from ylg_tf.training.config import import_file
+
 CONFIG_FILE = Path(__file__).resolve().parent / "configs" / "ablation.py"
 
 
-def _load_config_module():
-    spec = importlib.util.spec_from_file_location("ablation_config", CONFIG_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CONFIG = _load_config_module()
+CONFIG = import_file(CONFIG_FILE)
 
 _STUDIES = flags.DEFINE_list("studies", list(CONFIG.STUDIES), f"Any of {list(CONFIG.STUDIES)}.")
 _ARMS = flags.DEFINE_list("arms", [], "Only these arms of the studies (default: all).")

@@ -253,16 +253,11 @@ QUICKSTART = [
     (
         "code",
         """
-        import importlib.util
-
         from ylg_tf.training import GANTrainer, make_strategy
+        from ylg_tf.training.config import import_file
 
-        spec = importlib.util.spec_from_file_location(
-            "ylg_digits32", ROOT / "experiments" / "configs" / "ylg_digits32.py"
-        )
-        config_module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(config_module)
-        config = config_module.get_config("runlocal=True" if SMOKE else None)
+        digits32 = import_file(ROOT / "experiments" / "configs" / "ylg_digits32.py")
+        config = digits32.get_config("runlocal=True" if SMOKE else None)
         config.train.steps = STEPS
         config.train.sample_every = config.train.checkpoint_every = min(STEPS, 250)
         config.eval.every = 0  # scored below instead
@@ -417,17 +412,12 @@ INVERSION_DEMO = [
     (
         "code",
         """
-        import importlib.util
-
         from ylg_tf.training import GANTrainer, make_strategy
+        from ylg_tf.training.config import import_file
 
         if not (WORKDIR / "checkpoints").is_dir():  # otherwise: the run there, as trained
-            spec = importlib.util.spec_from_file_location(
-                "ylg_digits32", ROOT / "experiments" / "configs" / "ylg_digits32.py"
-            )
-            config_module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(config_module)
-            config = config_module.get_config("runlocal=True" if SMOKE else None)
+            digits32 = import_file(ROOT / "experiments" / "configs" / "ylg_digits32.py")
+            config = digits32.get_config("runlocal=True" if SMOKE else None)
             config.train.steps = TRAIN_STEPS
             config.train.sample_every = config.train.checkpoint_every = min(TRAIN_STEPS, 250)
             config.eval.every = 0

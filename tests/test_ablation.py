@@ -1,7 +1,6 @@
 """The ablation runner (experiments/ablation.py) and its run config (configs/ablation.py)."""
 
 import csv
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -12,20 +11,11 @@ import numpy as np
 import pytest
 
 from ylg_tf.models.variants import VARIANTS
-from ylg_tf.training.config import validate
+from ylg_tf.training.config import import_file, validate
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-config_file = _load(ROOT / "experiments" / "configs" / "ablation.py", "ablation_config")
-runner = _load(ROOT / "experiments" / "ablation.py", "ablation_runner")
+config_file = import_file(ROOT / "experiments" / "configs" / "ablation.py")
+runner = import_file(ROOT / "experiments" / "ablation.py")
 
 
 def test_the_variant_study_covers_every_registered_variant():

@@ -5,7 +5,6 @@ The configs are loaded as `ylg-train` loads them (absl `config_flags`, `file:arg
 `--config.x=y` overrides), so a broken arg or override path fails here, not at launch.
 """
 
-import importlib.util
 from pathlib import Path
 
 import keras
@@ -18,6 +17,7 @@ from ml_collections import config_flags
 
 from ylg_tf.models import VARIANTS
 from ylg_tf.training import GANTrainer, make_strategy, validate
+from ylg_tf.training.config import import_file
 
 CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "imagenet128.py"
 # hardware -> (replicas the global batch is split over, mixed precision); written out here, not
@@ -38,10 +38,7 @@ def load(arg: str = "", *overrides: str):
 
 
 def config_module():
-    spec = importlib.util.spec_from_file_location("imagenet128", CONFIG)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_file(CONFIG)
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def test_segment_map_square_grid_by_default():
     "shape,grid,match",
     [
         ((24, 3), None, "24 image positions"),
-        ((24, 3), (5, 5), r"grid_hw=\(5, 5\)"),
+        ((24, 3), (5, 5), "A 5x5 grid has 25 cells, not 24 image positions"),
         ((2, 2, 24, 3), (4, 6), r"shape=\(2, 2, 24, 3\)"),
     ],
 )

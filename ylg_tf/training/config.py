@@ -6,6 +6,10 @@ the binary saves the resolved config as `config.json` in the run directory.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -85,6 +89,18 @@ def default_config() -> ml_collections.ConfigDict:
     config.eval.kid_block_size = 1024  # TF-GAN's KID max_block_size
     config.eval.cache_dir = ""  # classifier and real-statistics cache; "" = <workdir>/../.ylg_cache
     return config
+
+
+def import_file(path: str | Path) -> ModuleType:
+    """A Python file as a module, by path: a config file (its `get_config` and the tables it
+    defines, like the ablation's `ARMS`) or an experiment script, as ylg-train would load it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No Python file at {path}.")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def parse_config_arg(arg: str | None, defaults: dict) -> dict:

@@ -28,6 +28,7 @@ from ylg_tf.viz.panels import (
     figure_scale,
     grid_shape,
     outline,
+    per_head,
     side_by_side,
     to_uint8_rgb,
 )
@@ -48,14 +49,7 @@ def query_attention(
         query_yx: the query cell `(row, col)` on the query grid.
         query_hw, key_hw: the grids `(height, width)`; default square.
     """
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.ndim == 2:
-        probs = probs[None]
-    if probs.ndim != 3 or 0 in probs.shape:
-        raise ValueError(
-            f"probs must be the attention of one sample, [heads, nq, nk] or [nq, nk], got "
-            f"shape={probs.shape} (for a batch, pass probs[i])."
-        )
+    probs = per_head(probs, "probs", "nq, nk")
     query_hw = grid_shape(probs.shape[1], query_hw, "query cells")
     key_hw = grid_shape(probs.shape[2], key_hw, "key cells")
     row, col = (int(v) for v in query_yx)

@@ -90,3 +90,16 @@ def grid_shape(count: int, grid_hw: Sequence[int] | None, what: str) -> tuple[in
     if height * width != count:
         raise ValueError(f"A {height}x{width} grid has {height * width} cells, not {count} {what}.")
     return height, width
+
+
+def per_head(values, name: str, axes: str) -> np.ndarray:
+    """One sample's `[heads, *axes]` or `[*axes]` (one head) map as float64 `[heads, a, b]`."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 2:
+        values = values[None]
+    if values.ndim != 3 or 0 in values.shape:
+        raise ValueError(
+            f"{name} must be of one sample, [heads, {axes}] or [{axes}], got "
+            f"shape={values.shape} (for a batch, pass {name}[i])."
+        )
+    return values

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ylg_tf.viz.heatmaps import heatmap, upscale
-from ylg_tf.viz.panels import blend, enlarge, figure_scale, side_by_side, to_uint8_rgb
+from ylg_tf.viz.panels import blend, enlarge, figure_scale, per_head, side_by_side, to_uint8_rgb
 from ylg_tf.viz.png import write_png
 
 
@@ -55,14 +55,7 @@ def saliency_figure(
         raise ValueError(
             f"Images must be one or more of one size, got {[im.shape for im in images]}."
         )
-    saliency = np.asarray(saliency, dtype=np.float64)
-    if saliency.ndim == 2:
-        saliency = saliency[None]
-    if saliency.ndim != 3 or 0 in saliency.shape:
-        raise ValueError(
-            f"saliency must be of one image, [heads, h0, w0] or [h0, w0], got "
-            f"shape={saliency.shape} (for a batch, pass saliency[i])."
-        )
+    saliency = per_head(saliency, "saliency", "h0, w0")
     if not np.all(np.isfinite(saliency)):
         raise ValueError("saliency holds NaN or infinite values.")
     height, width = images[0].shape[:2]

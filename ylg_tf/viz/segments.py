@@ -14,13 +14,12 @@ write_segment_png("segments.png", probs[0], image=images[0])  # image | overlay 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ylg_tf.viz.panels import blend, enlarge, figure_scale, side_by_side, to_uint8_rgb
+from ylg_tf.viz.panels import blend, enlarge, figure_scale, grid_shape, side_by_side, to_uint8_rgb
 from ylg_tf.viz.png import write_png
 
 #: Fixed colours of latents 0..19 (matplotlib's tab20, saturated shades first, then light ones).
@@ -46,20 +45,6 @@ def palette(count: int) -> np.ndarray:
     return np.concatenate([PALETTE, np.round(rgb * 255).astype(np.uint8)])
 
 
-def _grid(n: int, grid_hw: Sequence[int] | None) -> tuple[int, int]:
-    if grid_hw is None:
-        side = math.isqrt(n)
-        if side * side != n:
-            raise ValueError(
-                f"{n} image positions do not form a square grid; pass grid_hw=(height, width)."
-            )
-        return side, side
-    height, width = (int(v) for v in grid_hw)
-    if height * width != n:
-        raise ValueError(f"grid_hw={tuple(grid_hw)} has {height * width} cells, not n={n}.")
-    return height, width
-
-
 def segment_map(attention, grid_hw: Sequence[int] | None = None) -> np.ndarray:
     """The most attended latent at each image position, int32 `[height, width]`.
 
@@ -79,7 +64,7 @@ def segment_map(attention, grid_hw: Sequence[int] | None = None) -> np.ndarray:
             f"segment_map expects the attention of one sample, [heads, n, k] or [n, k], got "
             f"shape={attention.shape} (for a batch, pass attention[i])."
         )
-    height, width = _grid(attention.shape[0], grid_hw)
+    height, width = grid_shape(attention.shape[0], grid_hw, "image positions")
     return attention.argmax(axis=-1).reshape(height, width).astype(np.int32)
 
 
