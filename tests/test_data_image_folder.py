@@ -1,4 +1,5 @@
-"""Image-folder source: class sub-folders, every format, corrupt files skipped or rejected."""
+"""Image-folder source: class sub-folders, every format, corrupt files skipped or rejected, classes
+without a usable image dropped with a warning (or rejected in strict mode)."""
 
 import logging
 import os
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ylg_tf.data import UnreadableImagesError, build_dataset
+from ylg_tf.data import UnreadableImagesError, build_dataset, image_folder
 from ylg_tf.data.image_folder import find_unreadable, list_image_files
 
 RES = 8
@@ -58,7 +59,7 @@ def _all(dataset):
 def test_listing_follows_sorted_sub_folders(folder):
     root, expected, corrupt = folder
     paths, labels, class_names = list_image_files(root)
-    assert class_names == ("a_apple", "b_zebra")
+    assert class_names == ("a_apple", "b_zebra", "c_empty")  # listing keeps the empty folder
     assert sorted(paths) == sorted([*expected, corrupt])
     for path, label in zip(paths, labels, strict=True):
         assert label == (0 if "/a_apple/" in path else 1)
@@ -72,6 +73,8 @@ def test_corrupt_file_skipped_and_reported(folder, caplog):
     assert info.num_examples == len(expected) and info.num_classes == 2
     assert info.class_names == ("a_apple", "b_zebra") and info.name == f"folder:{root}"
     assert "1 unreadable" in caplog.text and corrupt in caplog.text
+    assert "'c_empty' (no image file)" in caplog.text
+    assert "{'a_apple': 0, 'b_zebra': 1}" in caplog.text
 
     examples = _all(dataset)
     assert len(examples) == len(expected)
@@ -84,12 +87,75 @@ def test_corrupt_file_skipped_and_reported(folder, caplog):
         )
 
 
-def test_strict_mode_names_the_file(folder):
+def test_strict_mode_names_the_file_and_the_flag(folder):
     root, _, corrupt = folder
+    os.rmdir(os.path.join(root, "c_empty"))
     with pytest.raises(UnreadableImagesError, match="corrupt.png") as raised:
         build_dataset(f"folder:{root}", RES, strict=True)
     assert raised.value.paths == (corrupt,)
     assert isinstance(raised.value, ValueError)
+    assert "pass --config.data.strict=False to skip them" in str(raised.value)
+
+
+def test_strict_mode_refuses_an_empty_class_folder_before_decoding(folder, monkeypatch):
+    root, _, _ = folder
+    decoded = []
+    monkeypatch.setattr(image_folder, "find_unreadable", lambda paths: decoded.append(paths) or [])
+    with pytest.raises(ValueError, match="'c_empty' \\(no image file\\)") as raised:
+        build_dataset(f"folder:{root}", RES, strict=True)
+    assert "--config.data.strict=False" in str(raised.value)
+    assert not decoded
+
+
+def _three_classes(tmp_path, middle_files):
+    """Classes a, b, c; a and c hold constant images of values 10 and 200, b holds
+    `middle_files` (name -> bytes)."""
+    root = tmp_path / "three"
+    for i in range(2):
+        _save(root / "a" / f"{i}.png", _constant(10))
+        _save(root / "c" / f"{i}.png", _constant(200))
+    (root / "b").mkdir()
+    for name, data in middle_files.items():
+        (root / "b" / name).write_bytes(data)
+    return str(root)
+
+
+@pytest.mark.parametrize(
+    "middle_files, reason",
+    [({}, "no image file"), ({"x.png": b"garbage", "y.jpg": b"junk"}, "no readable image")],
+)
+def test_class_without_a_usable_image_is_dropped_and_ids_renumbered(
+    tmp_path, caplog, middle_files, reason
+):
+    root = _three_classes(tmp_path, middle_files)
+    with caplog.at_level(logging.INFO):
+        dataset, info = build_dataset(f"folder:{root}", RES)
+    assert info.class_names == ("a", "c") and info.num_classes == 2 and info.num_examples == 4
+    assert f"'b' ({reason})" in caplog.text and "dropped" in caplog.text
+    assert "{'a': 0, 'c': 1}" in caplog.text
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "'b'" in r.message]
+    assert len(warnings) == 1
+    # Each label names the folder its image came from: a (value 10) -> 0, c (value 200) -> 1.
+    for image, label in _all(dataset):
+        folder_value = 10 if label == 0 else 200
+        np.testing.assert_allclose(image, folder_value / 127.5 - 1, atol=1e-5)
+    assert sorted(label for _, label in _all(dataset)) == [0, 0, 1, 1]
+
+
+def test_strict_mode_refuses_a_class_of_unreadable_files(tmp_path):
+    root = _three_classes(tmp_path, {"x.png": b"garbage"})
+    with pytest.raises(UnreadableImagesError, match="--config.data.strict=False"):
+        build_dataset(f"folder:{root}", RES, strict=True)
+
+
+def test_class_to_id_map_is_logged_when_nothing_is_dropped(tmp_path, caplog):
+    for name in ("dogs", "cats"):
+        _save(tmp_path / name / "0.png", _constant(1))
+    with caplog.at_level(logging.INFO):
+        _, info = build_dataset(f"folder:{tmp_path}", RES)
+    assert info.class_names == ("cats", "dogs")
+    assert "2 classes, label ids {'cats': 0, 'dogs': 1}" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_truncated_files_are_found(tmp_path):
@@ -116,12 +182,17 @@ def test_report_lists_the_first_few_and_counts_the_rest(tmp_path, caplog):
     assert "8 unreadable" in caplog.text and "and 3 more" in caplog.text
 
 
-def test_images_directly_in_the_folder_are_one_class(tmp_path):
+def test_images_directly_in_the_folder_are_one_class(tmp_path, caplog):
     for i in range(3):
         _save(tmp_path / f"{i}.png", _constant(i))
     dataset, info = build_dataset(f"folder:{tmp_path}", RES)
     assert info.num_classes == 1 and info.num_examples == 3
+    assert info.class_names == (tmp_path.name,)
     assert [label for _, label in _all(dataset)] == [0, 0, 0]
+    (tmp_path / "empty").mkdir()
+    with caplog.at_level(logging.WARNING):
+        _, info = build_dataset(f"folder:{tmp_path}", RES)
+    assert info.num_classes == 1 and "['empty']" in caplog.text and "one class" in caplog.text
 
 
 def test_file_broken_after_the_check_is_dropped_not_fatal(tmp_path):
