@@ -17,7 +17,7 @@ def _blocks(n):
 
 
 def _reference(name, n):
-    """The definitions of REFERENCE.md §1, one (i, j) at a time."""
+    """The definitions of docs/background.md, one (i, j) at a time."""
     s, blocks = _blocks(n)
     block_of = {i: b for b in blocks for i in b}
     lasts = {b[-1] for b in blocks}

@@ -1,6 +1,6 @@
 """Image preprocessing shared by every source: one definition of the training image.
 
-REFERENCE.md §1 trains on the largest central square crop scaled to [-1, 1]; DESIGN.md fixes images
+The papers train on the largest central square crop scaled to [-1, 1]; the project fixes images
 as float32 NHWC with 3 channels. One definition keeps tfds datasets, image folders and the embedded
 digits from drifting apart (FID compares real and generated images, so they must agree).
 """

@@ -1,7 +1,7 @@
 """FID, Inception score and KID on classifier outputs, as TF-GAN 2.1.0 defines them.
 
 tensorflow-gan cannot be imported on TensorFlow >= 2.16, so these are the same definitions
-re-implemented in TF2 eager code (`../shared/REFERENCE.md` §4). Every computation runs in float64
+re-implemented in TF2 eager code (docs/background.md, Metrics). Every computation runs in float64
 whatever the input dtype, and every function returns Python floats. The metrics take classifier
 outputs (logits or penultimate activations), never images: running the classifier is the
 evaluator's job (`ylg_tf.evaluation.evaluator`).

@@ -66,7 +66,7 @@ def invert(
     progress: Callable[[int, float], None] | None = None,
     initial_z=None,
 ) -> InversionResult:
-    """Finds z with G(z, label) close to each image under `method` (REFERENCE.md §2).
+    """Finds z with G(z, label) close to each image under `method` (docs/background.md, Inversion).
 
     z starts from a normal truncated at `truncation` standard deviations; Adam(`learning_rate`)
     inside Lookahead(5, 0.5) updates all `restarts x B` latents as one batch (targets tiled

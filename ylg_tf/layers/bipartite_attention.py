@@ -77,7 +77,7 @@ class BipartiteAttention(keras.layers.Layer):
     The attended values control the scale and bias of the normalized image features
     (multiplicative integration, Hudson & Zitnick eq. 7), with `[g, b] = W A + c`:
 
-    - `integration="film"` (default, the paper's equation and REFERENCE.md §5):
+    - `integration="film"` (default, the paper's equation, docs/background.md):
       `u = (1 + g) * standardize(X) + b`, standardizing each position over its channels.
       The gain is centred on 1 so that small modulation weights leave the features as they are.
     - `integration="multiplicative"` (the official code's default, `integration="mul"`,

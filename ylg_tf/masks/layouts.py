@@ -17,7 +17,8 @@ from ylg_tf.masks.patterns import sparse_pattern
 _RTL = (("rtl", 0), ("rtl", 1))
 _LTR = (("ltr", 0), ("ltr", 1))
 
-#: Heads of each fixed layout, in the published code's order where it has one (REFERENCE.md §1).
+#: Heads of each fixed layout, in the published code's order where it has one
+#: (docs/background.md, Heads).
 LAYOUTS: dict[str, tuple[tuple[str, int], ...]] = {
     # RTL and LTR, each used twice: [RTL1, RTL2, RTL1, RTL2, LTR1, LTR2, LTR1, LTR2].
     "ylg": _RTL * 2 + _LTR * 2,
@@ -62,7 +63,7 @@ def head_masks(
     The 1-D patterns are taken over the key grid enumerated by `curve` and mapped back to 2-D
     cells (ESA). Queries may lie on a finer (or coarser) grid than keys, e.g. SAGAN's 2x2-pooled
     keys: query cell (i, j) uses the mask row of the key cell its centre lies in. The published
-    code tiles the key-space mask over the queries instead (REFERENCE.md §1); this aligns them
+    code tiles the key-space mask over the queries instead (docs/background.md); this aligns them
     geometrically. The result is cached and read-only.
     """
     query_hw, key_hw = _grid_shape(query_hw, "query_hw"), _grid_shape(key_hw, "key_hw")

@@ -2,7 +2,7 @@
 
 A pattern is a boolean array `[steps, n, n]`: entry `[t, i, j]` says that at step `t` query `i` may
 attend to key `j`, both indexed in the 1-D order that ESA (see `grids.py`) puts on a 2-D grid.
-Definitions follow REFERENCE.md §1 and the YLG supplementary material §3.
+Definitions follow the YLG supplementary material §3 (docs/background.md, Sparse attention).
 
 Blocks are consecutive runs of `s = floor(sqrt(n))` positions; when `n` is not a perfect square the
 last block is shorter. "The last element of every block" therefore includes `n - 1`, which keeps

@@ -18,8 +18,8 @@ DISCRIMINATOR_PLANS = {  # (channel multiplier, downsample) per block
     64: ((1, True), (2, True), (4, True), (8, True), (16, False)),
     128: ((1, True), (2, True), (4, True), (8, True), (16, True), (16, False)),
 }
-#: Feature resolution of the attention layer when the config does not say (REFERENCE.md §1: 32
-#: for 128x128 ImageNet).
+#: Feature resolution of the attention layer when the config does not say (32 for 128x128
+#: ImageNet, as in the papers).
 DEFAULT_ATTENTION_RESOLUTION = {32: 16, 64: 32, 128: 32}
 
 

@@ -24,7 +24,7 @@ class Discriminator(keras.Model):
     (Table 1): a non-downsampling residual block of the same width after the first block at
     that resolution.
     `d0(images)` returns the features right before the attention layer, which YLG's inversion
-    compares (REFERENCE.md §2).
+    compares (docs/background.md, Inversion).
 
     Args:
       resolution: input size, 32, 64 or 128.

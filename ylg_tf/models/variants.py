@@ -183,7 +183,7 @@ for _variant in (
         description="8 dense heads, 4 narrow and 4 wide",
     ),
     # GANformer: k = 16 latents from z; no attention in D (the reproducibility study found duplex
-    # unstable with attention in D, REFERENCE.md §5).
+    # unstable with attention in D; docs/background.md).
     AttentionVariant(
         "ganformer_simplex",
         "bipartite",
