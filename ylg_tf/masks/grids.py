@@ -1,7 +1,7 @@
 """Enumerations of a 2-D grid into 1-D order: ESA's Manhattan order, a Hilbert curve, row-major.
 
 ESA (Enumerate, Shift, Apply) enumerates the key grid so that 1-D neighbours are 2-D neighbours,
-then applies a 1-D pattern over that order (docs/background.md, ESA).
+then applies a 1-D pattern over that order (docs/background.md, Sparse attention).
 """
 
 from __future__ import annotations

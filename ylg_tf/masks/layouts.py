@@ -18,7 +18,7 @@ _RTL = (("rtl", 0), ("rtl", 1))
 _LTR = (("ltr", 0), ("ltr", 1))
 
 #: Heads of each fixed layout, in the published code's order where it has one
-#: (docs/background.md, Heads).
+#: (docs/background.md, Sparse attention).
 LAYOUTS: dict[str, tuple[tuple[str, int], ...]] = {
     # RTL and LTR, each used twice: [RTL1, RTL2, RTL1, RTL2, LTR1, LTR2, LTR1, LTR2].
     "ylg": _RTL * 2 + _LTR * 2,
