@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
-from ylg_tf.training.config import import_file
+from ylg_tf.runs.config import import_file
 
 CONFIG_FILE = Path(__file__).resolve().parent / "configs" / "ablation.py"
 

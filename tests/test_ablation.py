@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from ylg_tf.models.variants import VARIANTS
-from ylg_tf.training.config import import_file, validate
+from ylg_tf.runs.config import import_file
+from ylg_tf.runs.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 config_file = import_file(ROOT / "experiments" / "configs" / "ablation.py")

@@ -13,9 +13,9 @@ import tensorflow as tf
 
 from ylg_tf.export import METADATA_FILE, export_generator, export_run
 from ylg_tf.models import build_generator
+from ylg_tf.runs.loading import load_run
 from ylg_tf.sampling import truncated_normal
 from ylg_tf.training import default_config
-from ylg_tf.training.run import load_run
 
 _LOADER = """
 import sys

@@ -16,8 +16,8 @@ from distribute_util import two_cpu_strategy
 from ml_collections import config_flags
 
 from ylg_tf.models import VARIANTS
+from ylg_tf.runs.config import import_file
 from ylg_tf.training import GANTrainer, make_strategy, validate
-from ylg_tf.training.config import import_file
 
 CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "imagenet128.py"
 # hardware -> (replicas the global batch is split over, mixed precision); written out here, not

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import ml_collections
 
 from ylg_tf.models.variants import VARIANTS
-from ylg_tf.training.config import default_config, parse_config_arg
+from ylg_tf.runs.config import default_config, parse_config_arg
 
 
 class Arm(NamedTuple):

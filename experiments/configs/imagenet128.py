@@ -28,7 +28,7 @@ WORKSPACE.md ("Full-scale runs") has the complete launch procedures.
 
 import ml_collections
 
-from ylg_tf.training.config import default_config, parse_config_arg
+from ylg_tf.runs.config import default_config, parse_config_arg
 
 ARGS = {"hardware": "tpu_v3_8", "variant": "ylg", "reduced": False}
 

@@ -8,7 +8,7 @@ Args after a colon pick another variant or a smoke-sized run, e.g.
 
 import ml_collections
 
-from ylg_tf.training.config import default_config, parse_config_arg
+from ylg_tf.runs.config import default_config, parse_config_arg
 
 ARGS = {"variant": "ylg", "runlocal": False}
 

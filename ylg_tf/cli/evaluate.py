@@ -8,10 +8,13 @@ classifier, step, ...). The EMA generator is scored when the run kept one.
 """
 
 import json
+import sys
 
 from absl import app, flags
 
 from ylg_tf.evaluation import evaluate_run
+from ylg_tf.runs import files
+from ylg_tf.runs.checkpoints import CheckpointError
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
 _NUM_SAMPLES = flags.DEFINE_integer(
@@ -36,6 +39,13 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of latents and labels.")
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        _run()
+    except (FileNotFoundError, FileExistsError, CheckpointError) as error:
+        sys.exit(f"ylg-eval: {error}")  # one line: the user's to fix, not a traceback
+
+
+def _run() -> None:
     path, scores = evaluate_run(
         _WORKDIR.value,
         num_samples=_NUM_SAMPLES.value,
@@ -47,7 +57,7 @@ def main(argv: list[str]) -> None:
         truncation=_TRUNCATION.value,
         seed=_SEED.value,
     )
-    print(json.dumps(json.loads(path.read_text()), indent=2))
+    print(json.dumps(files.read_json(path), indent=2))
     print(f"Wrote {path}")
 
 

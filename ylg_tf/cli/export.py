@@ -7,9 +7,12 @@ Writes `<workdir>/export/<step>/` (a numbered version directory) with the signat
 (`serving_default`), `sample` and `attention`; see README.md for serving it.
 """
 
+import sys
+
 from absl import app, flags
 
 from ylg_tf.export import export_run
+from ylg_tf.runs.checkpoints import CheckpointError
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
@@ -20,6 +23,13 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing export o
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        _run()
+    except (FileNotFoundError, FileExistsError, CheckpointError) as error:
+        sys.exit(f"ylg-export: {error}")  # one line: the user's to fix, not a traceback
+
+
+def _run() -> None:
     path = export_run(
         _WORKDIR.value, step=_STEP.value, use_ema=not _RAW.value, overwrite=_OVERWRITE.value
     )

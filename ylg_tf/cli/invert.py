@@ -7,9 +7,12 @@ Writes `inversion.npz`, `loss_curve.csv` / `.png` and `image_<k>.png` (target | 
 saliency per head) to `--outdir` (default `<workdir>/inversion/<method>`).
 """
 
+import sys
+
 from absl import app, flags, logging
 
 from ylg_tf.inversion import METHODS, invert_run, progress_logger
+from ylg_tf.runs.checkpoints import CheckpointError
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
 _STEP = flags.DEFINE_integer("step", 0, "Checkpoint step; 0 = the latest.")
@@ -47,7 +50,9 @@ def main(argv: list[str]) -> None:
             patience=_PATIENCE.value,
             seed=_SEED.value,
         )
-    except (ValueError, FileNotFoundError) as error:
+    except (FileNotFoundError, CheckpointError) as error:
+        sys.exit(f"ylg-invert: {error}")  # one line: the user's to fix, not a traceback
+    except ValueError as error:
         raise app.UsageError(str(error)) from error
     for note in inversion.notes:
         print(note)

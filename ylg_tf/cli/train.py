@@ -3,13 +3,19 @@
   ylg-train --config=experiments/configs/ylg_digits32.py --workdir=runs/ylg_digits32 \
       [--config.train.steps=3000] [--strategy=mirrored --cpu_replicas=2]
 
-Re-running the same command resumes from the run directory's latest checkpoint.
+Re-running the same command resumes from the run directory's newest readable checkpoint.
+SIGTERM or Ctrl-C saves a checkpoint at the next step boundary and exits with 128 + the signal
+number; a second Ctrl-C exits at once. `--workdir` may be a URL such as `gs://bucket/runs/a`.
 """
+
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from ylg_tf.training import STRATEGIES, GANTrainer, make_strategy
+from ylg_tf.runs.checkpoints import CheckpointError
+from ylg_tf.runs.lock import RunLockedError
+from ylg_tf.training import STRATEGIES, GANTrainer, TrainingInterrupted, make_strategy
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Run config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
@@ -27,11 +33,21 @@ def main(argv: list[str]) -> None:
         raise app.UsageError("--config is required, e.g. experiments/configs/ylg_digits32.py")
     strategy = make_strategy(_STRATEGY.value, tpu=_TPU.value, cpu_replicas=_CPU_REPLICAS.value)
     logging.info("Config:\n%s", _CONFIG.value)
-    trainer = GANTrainer(_CONFIG.value, strategy, _WORKDIR.value)
-    trainer.train()
-    print(f"Samples:     {trainer.workdir / 'samples'}")
-    print(f"Checkpoints: {trainer.manager.directory} (latest {trainer.manager.latest_checkpoint})")
-    print(f"TensorBoard: tensorboard --logdir {trainer.workdir / 'logs'}")
+    try:
+        trainer = GANTrainer(_CONFIG.value, strategy, _WORKDIR.value)
+    except (RunLockedError, CheckpointError) as error:
+        sys.exit(f"ylg-train: {error}")
+    try:
+        trainer.train()
+    except TrainingInterrupted as stop:
+        print(stop, flush=True)
+        sys.exit(128 + stop.signum)
+    finally:
+        trainer.close()
+    run_dir = trainer.run_dir
+    print(f"Samples:     {run_dir.samples}")
+    print(f"Checkpoints: {run_dir.checkpoints} (latest {trainer.checkpoints.latest})")
+    print(f"TensorBoard: tensorboard --logdir {run_dir.logs}")
 
 
 def run() -> None:

@@ -9,7 +9,7 @@ the project's digits CNN) and caches the real statistics; `evaluate_run` and
 from ylg_tf.evaluation.classifiers import (
     INCEPTION_HANDLE,
     Classifier,
-    load_classifier,
+    inception_classifier,
     resolve_classifier_spec,
     resolve_hub_handle,
     saved_model_classifier,
@@ -18,6 +18,7 @@ from ylg_tf.evaluation.evaluator import (
     Evaluator,
     RealStatistics,
     default_cache_dir,
+    load_classifier,
     make_evaluator,
     write_scores,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "default_cache_dir",
     "evaluate_run",
     "frechet_classifier_distance_from_activations",
+    "inception_classifier",
     "frechet_distance_from_moments",
     "kernel_classifier_distance_and_std_from_activations",
     "load_classifier",

@@ -32,7 +32,7 @@ __all__ = [
     "INCEPTION_HANDLE",
     "INCEPTION_SIZE",
     "Classifier",
-    "load_classifier",
+    "inception_classifier",
     "resolve_classifier_spec",
     "resolve_hub_handle",
     "saved_model_classifier",
@@ -109,22 +109,15 @@ def resolve_classifier_spec(spec: str, dataset: str) -> str:
     raise ValueError(f"Unknown classifier {spec!r}; expected {CLASSIFIER_SPECS}.")
 
 
-def load_classifier(spec: str, cache_dir: str | Path, dataset: str = "digits") -> Classifier:
-    """The classifier of a spec (see the module docstring), trained or downloaded into `cache_dir`.
-
-    Args:
-      spec: `"auto"`, `"digits"`, `"inception"` or `"inception:<dir | .tar.gz | URL>"`.
-      cache_dir: the evaluation cache (WORKSPACE.md): `classifiers/digits/`, `tfhub/<sha1>/`.
-      dataset: the dataset being evaluated, for `"auto"`.
-    """
-    spec = resolve_classifier_spec(spec, dataset)
-    cache_dir = Path(cache_dir)
-    if spec == "digits":
-        from ylg_tf.evaluation.digits_classifier import digits_classifier
-
-        return digits_classifier(cache_dir / "classifiers" / "digits")
+def inception_classifier(spec: str, cache_dir) -> Classifier:
+    """The Inception classifier of an `"inception"` or `"inception:<handle>"` spec; a URL is
+    downloaded once into `<cache_dir>/tfhub/`."""
     handle = INCEPTION_HANDLE if spec == "inception" else spec[len("inception:") :]
-    directory = resolve_hub_handle(handle, cache_dir / "tfhub")
+    if "://" in str(cache_dir):  # a module is extracted on a local disk to be loaded
+        local = Path(os.environ.get("TFHUB_CACHE_DIR") or Path.home() / ".cache" / "ylg_tf")
+        logging.info("The cache %s is a URL; TF-Hub modules go to %s.", cache_dir, local)
+        cache_dir = local
+    directory = resolve_hub_handle(handle, Path(cache_dir) / "tfhub")
     return saved_model_classifier(directory, name=f"inception:{handle}", handle=handle)
 
 
@@ -232,6 +225,9 @@ def _extract(archive: Path, target: Path) -> Path:
         if target.exists():
             shutil.rmtree(target)
         shutil.move(str(min(roots, key=lambda p: len(p.parts))), target)
+        mask = os.umask(0)  # mkdtemp made the scratch 0700: give the cache the umask's modes
+        os.umask(mask)
+        os.chmod(target, 0o777 & ~mask)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target

@@ -12,17 +12,16 @@ same network and their scores can be compared.
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
 from ylg_tf.data import build_dataset
 from ylg_tf.evaluation.classifiers import Classifier
+from ylg_tf.runs import files
 
 __all__ = [
     "DIGITS_CLASSIFIER_RESOLUTION",
@@ -95,7 +94,6 @@ def train_digits_classifier(
     Returns:
       The `info.json` content: `accuracy` (held-out), sample counts, epochs, seed, fingerprint.
     """
-    directory = Path(directory)
     (x_train, y_train), (x_test, y_test) = digits_arrays(seed)
     model = build_digits_classifier(seed)
     model.compile(
@@ -115,10 +113,9 @@ def train_digits_classifier(
         )
     logits, _ = model.predict(x_test, batch_size=256, verbose=0)
     accuracy = float(np.mean(np.argmax(logits, axis=1) == y_test))
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-"))
-    try:
-        model.save(scratch / MODEL_FILE)
+    with files.atomic_directory(directory, replace=True) as scratch:
+        model_path = files.join(scratch, MODEL_FILE)
+        model.save(model_path)
         info = {
             "accuracy": accuracy,
             "num_train": int(len(y_train)),
@@ -128,26 +125,21 @@ def train_digits_classifier(
             "resolution": DIGITS_CLASSIFIER_RESOLUTION,
             "features": FEATURES,
             "classes": NUM_CLASSES,
-            "fingerprint": _fingerprint(scratch / MODEL_FILE),
+            "fingerprint": _fingerprint(model_path),
         }
-        (scratch / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
-        if directory.exists():
-            shutil.rmtree(directory)
-        scratch.rename(directory)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        files.write_json(files.join(scratch, INFO_FILE), info)
     logging.info("Digits classifier: held-out accuracy %.4f, saved in %s.", accuracy, directory)
     return info
 
 
 def digits_classifier(directory: str | Path, epochs: int = 10) -> Classifier:
     """The cached digits classifier in `directory`, trained there first if it is missing."""
-    directory = Path(directory)
-    if not (directory / MODEL_FILE).exists() or not (directory / INFO_FILE).exists():
+    model_path, info_path = files.join(directory, MODEL_FILE), files.join(directory, INFO_FILE)
+    if not files.exists(model_path) or not files.exists(info_path):
         logging.info("Training the digits classifier into %s (once).", directory)
         train_digits_classifier(directory, epochs=epochs)
-    info = json.loads((directory / INFO_FILE).read_text())
-    model = keras.models.load_model(directory / MODEL_FILE, compile=False)
+    info = files.read_json(info_path)
+    model = keras.models.load_model(model_path, compile=False)
 
     def fn(images):
         logits, features = model(images, training=False)
@@ -160,5 +152,6 @@ def digits_classifier(directory: str | Path, epochs: int = 10) -> Classifier:
     return classifier
 
 
-def _fingerprint(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+def _fingerprint(path: str) -> str:
+    with tf.io.gfile.GFile(path, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()[:10]

@@ -17,9 +17,7 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,20 +27,24 @@ import tensorflow as tf
 from absl import logging
 
 from ylg_tf.data import build_dataset
-from ylg_tf.evaluation.classifiers import Classifier, load_classifier, resolve_classifier_spec
+from ylg_tf.evaluation.classifiers import Classifier, inception_classifier, resolve_classifier_spec
+from ylg_tf.evaluation.digits_classifier import digits_classifier
 from ylg_tf.evaluation.metrics import (
     activation_moments,
     classifier_score_from_logits,
     frechet_distance_from_moments,
     kernel_classifier_distance_and_std_from_activations,
 )
+from ylg_tf.runs import files
+from ylg_tf.runs.config import default_config
+from ylg_tf.runs.directory import RunDirectory
 from ylg_tf.sampling.truncation import truncated_normal
-from ylg_tf.training.config import default_config
 
 __all__ = [
     "Evaluator",
     "RealStatistics",
     "default_cache_dir",
+    "load_classifier",
     "make_evaluator",
     "write_scores",
 ]
@@ -69,7 +71,7 @@ class RealStatistics:
     activations: np.ndarray
     inception_score: float
     num_samples: int
-    path: Path | None = None
+    path: str | Path | None = None
 
 
 class Evaluator:
@@ -119,7 +121,7 @@ class Evaluator:
         self.split = split
         self.num_samples = num_samples
         self.batch_size = batch_size
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache_dir = files.as_path(cache_dir) if cache_dir is not None else None
         self.kid_block_size = kid_block_size
         self.data_dir = data_dir
         self.manual_dir = manual_dir
@@ -143,7 +145,7 @@ class Evaluator:
     # --- the real set -------------------------------------------------------------------------
 
     @property
-    def cache_path(self) -> Path | None:
+    def cache_path(self) -> str | Path | None:
         """The `.npz` of this evaluator's real statistics (None without a cache directory)."""
         if self.cache_dir is None:
             return None
@@ -159,23 +161,24 @@ class Evaluator:
         name = re.sub(r"[^A-Za-z0-9.-]+", "_", self.dataset)[:40]
         split = re.sub(r"[^A-Za-z0-9.-]+", "_", self.split)[:20]
         stem = f"{name}-{split}-r{self.resolution}-n{self.num_samples}"
-        return self.cache_dir / "real_stats" / f"{stem}-{self.classifier.fingerprint}-{digest}.npz"
+        name = f"{stem}-{self.classifier.fingerprint}-{digest}.npz"
+        return files.as_path(files.join(self.cache_dir, "real_stats", name))
 
     def real_statistics(self) -> RealStatistics:
         """The real set's statistics, from the cache or computed (and cached) once."""
         if self._real is not None:
             return self._real
         path = self.cache_path
-        if path is not None and path.exists():
-            with np.load(path) as data:
-                self._real = RealStatistics(
-                    mean=data["mean"],
-                    cov=data["cov"],
-                    activations=data["activations"],
-                    inception_score=float(data["inception_score"]),
-                    num_samples=int(data["num_samples"]),
-                    path=path,
-                )
+        if path is not None and files.exists(path):
+            data = files.load_npz(path)
+            self._real = RealStatistics(
+                mean=data["mean"],
+                cov=data["cov"],
+                activations=data["activations"],
+                inception_score=float(data["inception_score"]),
+                num_samples=int(data["num_samples"]),
+                path=path,
+            )
             return self._real
         dataset, _ = build_dataset(
             self.dataset,
@@ -195,7 +198,7 @@ class Evaluator:
             num_samples=len(activations),
         )
         if path is not None:
-            _atomic_savez(
+            files.save_npz(
                 path,
                 mean=real.mean,
                 cov=real.cov,
@@ -275,9 +278,23 @@ class Evaluator:
         return scores
 
 
-def default_cache_dir(workdir: str | Path) -> Path:
+def default_cache_dir(workdir) -> str | Path:
     """The evaluation cache shared by the runs next to `workdir`: `<workdir>/../.ylg_cache`."""
-    return Path(workdir).resolve().parent / ".ylg_cache"
+    return RunDirectory(workdir).default_cache
+
+
+def load_classifier(spec: str, cache_dir, dataset: str = "digits") -> Classifier:
+    """The classifier of a spec, trained or downloaded into `cache_dir` once.
+
+    Args:
+      spec: `"auto"`, `"digits"`, `"inception"` or `"inception:<dir | .tar.gz | URL>"`.
+      cache_dir: the evaluation cache (WORKSPACE.md): `classifiers/digits/`, `tfhub/<sha1>/`.
+      dataset: the dataset being evaluated, for `"auto"`.
+    """
+    spec = resolve_classifier_spec(spec, dataset)
+    if spec == "digits":
+        return digits_classifier(files.join(cache_dir, "classifiers", "digits"))
+    return inception_classifier(spec, cache_dir)
 
 
 def make_evaluator(
@@ -312,17 +329,10 @@ def make_evaluator(
     )
 
 
-def write_scores(path: str | Path, scores: dict) -> Path:
+def write_scores(path, scores: dict):
     """Writes scores as JSON (NaN, e.g. KID's std of one block, as null), all or nothing."""
-    path = Path(path)
-    clean = _json_safe(scores)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(handle, "w") as file:
-        json.dump(clean, file, indent=2, sort_keys=True)
-        file.write("\n")
-    os.replace(scratch, path)
-    return path
+    files.write_json(path, _json_safe(scores))
+    return files.as_path(path)
 
 
 def _json_safe(value):
@@ -336,11 +346,3 @@ def _json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _atomic_savez(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz")
-    with os.fdopen(handle, "wb") as file:
-        np.savez(file, **arrays)
-    os.replace(scratch, path)

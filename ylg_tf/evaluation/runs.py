@@ -1,12 +1,13 @@
 """Evaluating a trained run: `ylg-eval`'s scores and the truncation sweep of `ylg-sample`.
 
-Both load the run's generator with `ylg_tf.training.run.load_run` (the EMA generator when the run
+Both load the run's generator with `ylg_tf.runs.loading.load_run` (the EMA generator when the run
 kept one) and build the evaluator from the run's config (`make_evaluator`), so that the scores
 match those logged during training for the same sample count and classifier.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ylg_tf.evaluation.evaluator import Evaluator, make_evaluator, write_scores
+from ylg_tf.runs import files
+from ylg_tf.runs.loading import load_run
 from ylg_tf.sampling.truncation import parse_truncations, truncation_label
-from ylg_tf.training.run import load_run
 
 __all__ = [
     "evaluate_run",
@@ -63,10 +65,8 @@ def evaluate_run(
         run.generator, run.info.num_classes, truncation=truncation, seed=seed
     )
     scores.update(step=run.step, generator="ema" if run.ema else "raw")
-    name = f"step_{run.step:07d}.json"
-    if truncation is not None:
-        name = f"step_{run.step:07d}_truncation_{truncation_label(truncation)}.json"
-    return write_scores(Path(workdir) / "eval" / name, scores), scores
+    suffix = "" if truncation is None else f"_truncation_{truncation_label(truncation)}"
+    return write_scores(run.directory.scores(run.step, suffix), scores), scores
 
 
 def truncation_sweep(
@@ -111,10 +111,9 @@ def plot_truncation_sweep(points: Sequence[dict], path: str | Path) -> Path:
         f"{first['classifier']}",
         fontsize=9,
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    return path
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return files.as_path(files.write_bytes(path, buffer.getvalue()))
 
 
 def truncation_sweep_run(
@@ -150,9 +149,8 @@ def truncation_sweep_run(
             for p in points
         ],
     }
-    directory = Path(workdir) / "eval"
-    json_path = write_scores(directory / "truncation_sweep.json", summary)
-    png_path = plot_truncation_sweep(points, directory / "truncation_sweep.png")
+    json_path = write_scores(run.directory.join("eval", "truncation_sweep.json"), summary)
+    png_path = plot_truncation_sweep(points, run.directory.join("eval", "truncation_sweep.png"))
     return json_path, png_path, points
 
 
@@ -161,7 +159,7 @@ def _run_and_evaluator(workdir, step, use_ema, num_samples, classifier, cache_di
     run = load_run(workdir, step=step, use_ema=use_ema)
     evaluator = make_evaluator(
         run.config,
-        workdir,
+        run.directory,
         num_samples=num_samples,
         classifier=classifier,
         cache_dir=cache_dir,

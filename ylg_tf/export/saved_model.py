@@ -20,16 +20,14 @@ Only inference-mode computations are exported (no training state changes).
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+from ylg_tf.runs import files
+from ylg_tf.runs.loading import load_run
 from ylg_tf.sampling.truncation import truncated_normal
-from ylg_tf.training.run import load_run
 
 __all__ = ["METADATA_FILE", "SIGNATURES", "export_generator", "export_run", "to_uint8"]
 
@@ -96,7 +94,7 @@ def export_generator(
     Returns:
       `directory`.
     """
-    directory = Path(directory)
+    directory = files.as_path(directory)
     num_classes = int(num_classes or generator.num_classes)
     z_dim = int(z_dim or generator.z_dim)
     z_spec = tf.TensorSpec([None, z_dim], tf.float32, name="z")
@@ -162,12 +160,11 @@ def export_generator(
     if attention is not None:
         archive.add_endpoint("attention", attention_maps, input_signature=[z_spec, labels_spec])
         signatures.append("attention")
-    if directory.exists():
+    if files.exists(directory):
         raise FileExistsError(f"{directory} exists; remove it or export to another directory.")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-"))
-    try:  # written aside and renamed: TF Serving never sees a half-written version
-        archive.write_out(str(scratch), verbose=False)
+    # Written aside and renamed: TF Serving never sees a half-written version.
+    with files.atomic_directory(directory) as scratch:
+        archive.write_out(scratch, verbose=False)
         content = {
             "z_dim": z_dim,
             "num_classes": num_classes,
@@ -175,11 +172,7 @@ def export_generator(
             "signatures": signatures,
             **(metadata or {}),
         }
-        (scratch / METADATA_FILE).parent.mkdir(parents=True, exist_ok=True)
-        (scratch / METADATA_FILE).write_text(json.dumps(content, indent=2) + "\n")
-        scratch.rename(directory)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        files.write_json(files.join(scratch, METADATA_FILE), content)
     return directory
 
 
@@ -196,11 +189,11 @@ def export_run(
     (`--model_base_path=<workdir>/export`); the highest number is served.
     """
     run = load_run(workdir, step=step, use_ema=use_ema)
-    directory = Path(workdir) / "export" / str(run.step)
-    if directory.exists():
+    directory = run.directory.export(run.step)
+    if files.exists(directory):
         if not overwrite:
             raise FileExistsError(f"{directory} exists; pass overwrite=True (--overwrite).")
-        shutil.rmtree(directory)
+        files.remove_tree(directory)
     metadata = {
         "step": run.step,
         "generator": "ema" if run.ema else "raw",

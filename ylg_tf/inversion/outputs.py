@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 
 from ylg_tf.inversion.driver import InversionResult
-from ylg_tf.viz import saliency_figure, write_png
+from ylg_tf.runs import files
+from ylg_tf.viz import saliency_figure
 from ylg_tf.viz.panels import enlarge, figure_scale, side_by_side, to_uint8_rgb
 
 __all__ = ["comparison_panel", "write_inversion"]
@@ -33,13 +35,11 @@ def write_inversion(
     per image, `[steps_run, B]`), `final_loss`, `best_restart`, `restart_losses`, `saliency`
     (when D has attention) and `true_z` (when the targets were generated with known latents).
     """
-    outdir = Path(outdir)
     targets = np.asarray(targets, np.float32)
     if targets.shape != result.images.shape:
         raise ValueError(
             f"targets {targets.shape} do not match the inversion {result.images.shape}."
         )
-    outdir.mkdir(parents=True, exist_ok=True)
     arrays = dict(
         z=result.z,
         images=result.images,
@@ -55,26 +55,25 @@ def write_inversion(
         arrays["saliency"] = result.saliency
     if true_z is not None:
         arrays["true_z"] = np.asarray(true_z, np.float32)
-    written = [outdir / "inversion.npz"]
-    np.savez_compressed(written[0], **arrays)
+    written = [files.save_npz(files.join(outdir, "inversion.npz"), compressed=True, **arrays)]
 
-    csv = outdir / "loss_curve.csv"
+    text = io.StringIO()
     header = "step," + ",".join(f"image_{k}" for k in range(result.z.shape[0]))
     steps = np.arange(1, result.loss_curve.shape[0] + 1)[:, None]
-    np.savetxt(csv, np.hstack([steps, result.loss_curve]), delimiter=",", header=header,
+    np.savetxt(text, np.hstack([steps, result.loss_curve]), delimiter=",", header=header,
                comments="", fmt=["%d"] + ["%.6g"] * result.z.shape[0])  # fmt: skip
-    written.append(csv)
+    written.append(files.write_text(files.join(outdir, "loss_curve.csv"), text.getvalue()))
     if result.loss_curve.shape[0]:
-        written.append(_plot_curve(outdir / "loss_curve.png", result))
+        written.append(_plot_curve(files.join(outdir, "loss_curve.png"), result))
 
     for k in range(targets.shape[0]):
         saliency = None if result.saliency is None else result.saliency[k]
         panel = comparison_panel(targets[k], result.images[k], saliency)
-        written.append(write_png(outdir / f"image_{k:03d}.png", panel))
-    return written
+        written.append(files.write_png(files.join(outdir, f"image_{k:03d}.png"), panel))
+    return [files.as_path(path) for path in written]
 
 
-def _plot_curve(path: Path, result: InversionResult) -> Path:
+def _plot_curve(path: str, result: InversionResult) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,6 +90,7 @@ def _plot_curve(path: Path, result: InversionResult) -> Path:
     if result.loss_curve.shape[1] <= 8:
         axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
     plt.close(figure)
-    return path
+    return files.write_bytes(path, buffer.getvalue())

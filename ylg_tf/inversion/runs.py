@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import keras
-import ml_collections
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -19,20 +16,18 @@ from ylg_tf.inversion.losses import check_method
 from ylg_tf.inversion.outputs import write_inversion
 from ylg_tf.inversion.targets import check_labels, load_target
 from ylg_tf.models import build_discriminator
+from ylg_tf.runs import files
+from ylg_tf.runs.directory import RunDirectory
+from ylg_tf.runs.loading import Run, float32_models, load_run, model_weights
 from ylg_tf.sampling import truncated_normal
-from ylg_tf.training.run import Run, load_run, model_weights, read_run_info
 
 __all__ = ["RunInversion", "invert_run", "load_discriminator", "load_models", "progress_logger"]
 
 
 def load_discriminator(run: Run):
     """Rebuilds the run's discriminator and restores it from the checkpoint of `run`."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
+    with float32_models():
         discriminator = build_discriminator(run.config, run.info.num_classes)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     restore = tf.train.Checkpoint(discriminator_weights=model_weights(discriminator))
     status = restore.restore(run.checkpoint)
     status.expect_partial()  # G, EMA G and the optimizers stay unread
@@ -68,15 +63,6 @@ def progress_logger(total_steps: int, every: int = 50) -> Callable[[int, float],
         )  # fmt: skip
 
     return report
-
-
-def _read_run(workdir: str | Path):
-    """`(config, DatasetInfo)` of a run directory, read from its JSON files only."""
-    path = Path(workdir) / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{workdir} is not a run directory: it has no config.json.")
-    config = ml_collections.ConfigDict(json.loads(path.read_text()))
-    return config, read_run_info(workdir, config)
 
 
 @dataclasses.dataclass
@@ -120,7 +106,9 @@ def invert_run(
     if bool(image_paths) == bool(from_samples):
         raise ValueError("Give either image paths or from_samples > 0 (exactly one of them).")
     # The checks a user can fail come first, from the run's JSON files: no model is built yet.
-    config, info = _read_run(workdir)
+    directory = RunDirectory(workdir)
+    config = directory.read_config()
+    info = directory.read_info(config)
     resolution, num_classes = int(config.data.resolution), int(info.num_classes)
     count = len(image_paths) or int(from_samples)
     labels = list(labels)
@@ -153,7 +141,7 @@ def invert_run(
         notes.append(f"Inverting {count} generated images (latent seed {seed}).")
     result = invert(run.generator, discriminator, targets, labels, method, progress=progress,
                     **invert_kwargs)  # fmt: skip
-    outdir = Path(outdir) if outdir else Path(workdir) / "inversion" / method
+    outdir = files.as_path(outdir) if outdir else directory.inversion(method)
     write_inversion(outdir, result, targets, true_z=true_z)
     logging.info("Wrote the inversion to %s.", outdir)
     return RunInversion(result, targets, outdir, notes, true_z)

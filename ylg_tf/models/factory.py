@@ -1,4 +1,4 @@
-"""Builds G and D from a run config (`ylg_tf.training.config`), the same way for every binary.
+"""Builds G and D from a run config (`ylg_tf.runs.config`), the same way for every binary.
 
 The SAGAN ablation fields (`*_residual_resolution`, `spectral_norm`) are read with defaults, so
 that the `config.json` of runs made before they existed still loads.

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from ylg_tf.runs import files
+from ylg_tf.runs.loading import load_run
 from ylg_tf.sampling.truncation import parse_truncations, truncated_normal, truncation_label
-from ylg_tf.training.monitor import write_png
-from ylg_tf.training.run import load_run
 from ylg_tf.viz.grids import image_grid
 
 __all__ = ["sample_grid_images", "sample_run", "write_sample_grids"]
@@ -63,15 +63,15 @@ def write_sample_grids(
     truncations = parse_truncations(truncations)
     images = sample_grid_images(generator, classes, truncations, per_class, seed)
     scale = scale or max(1, 64 // images.shape[-2])  # at least 64px a sample
-    directory = Path(directory)
     written = []
     for t, threshold in enumerate(truncations):
         grid = image_grid(images[t].reshape(-1, *images.shape[-3:]), per_class, scale)
         name = f"{prefix}truncation_{truncation_label(threshold)}.png"
-        written.append(write_png(directory / name, grid))
+        written.append(files.as_path(files.write_png(files.join(directory, name), grid)))
     for c, label in enumerate(classes):
         grid = image_grid(images[:, c].reshape(-1, *images.shape[-3:]), per_class, scale)
-        written.append(write_png(directory / f"{prefix}class_{label}.png", grid))
+        path = files.join(directory, f"{prefix}class_{label}.png")
+        written.append(files.as_path(files.write_png(path, grid)))
     return written
 
 
@@ -103,7 +103,7 @@ def sample_run(
         raise ValueError(f"classes {bad} are not labels of this run: expected 0..{count - 1}.")
     return write_sample_grids(
         run.generator,
-        Path(workdir) / "samples",
+        run.directory.samples,
         truncations,
         classes,
         per_class=per_class,

@@ -1,7 +1,13 @@
-"""Distributed GAN training: strategies, hinge losses, EMA, the trainer and its run config."""
+"""Distributed GAN training: strategies, hinge losses, EMA, the replicated step and the trainer.
 
-from ylg_tf.training.config import default_config, validate
+The run config lives in `ylg_tf.runs.config`; `default_config` and `validate` are re-exported
+here for the callers that train.
+"""
+
+from ylg_tf.runs.config import default_config
+from ylg_tf.runs.validation import validate
 from ylg_tf.training.losses import discriminator_hinge_loss, generator_hinge_loss
+from ylg_tf.training.signals import TrainingInterrupted
 from ylg_tf.training.strategy import STRATEGIES, make_strategy
 from ylg_tf.training.trainer import GANTrainer, NonFiniteLossError
 
@@ -9,6 +15,7 @@ __all__ = [
     "STRATEGIES",
     "GANTrainer",
     "NonFiniteLossError",
+    "TrainingInterrupted",
     "default_config",
     "discriminator_hinge_loss",
     "generator_hinge_loss",

@@ -1,20 +1,11 @@
-"""What a run shows while it trains: progress lines, TensorBoard summaries and PNG grids."""
+"""Progress lines (steps/s, images/s, ETA) and the per-head attention maps of summaries."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
-
-
-def write_png(path: Path, image: np.ndarray) -> Path:
-    """Writes a uint8 `[H, W, C]` array as PNG (creating the directory)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tf.io.write_file(str(path), tf.io.encode_png(image))
-    return path
 
 
 def attention_grid(probs: np.ndarray, key_hw: tuple[int, int]) -> np.ndarray:

@@ -1,30 +1,26 @@
-"""The run configuration: every field a training run reads, with defaults and validation.
+"""The run configuration: every field a run reads, its defaults, and its `config.json` form.
 
 Experiment files under `experiments/configs/` start from `default_config()` and override fields;
-the binary saves the resolved config as `config.json` in the run directory.
+the training binary saves the resolved config as `config.json` in the run directory, with a
+`version`; `config_from_json` reads every version (older ones through `migrate`).
+
+This module imports neither Keras nor TensorFlow, so that reading a config file is instant and
+works on a machine without them; the checks against the model zoo's rules are in
+`ylg_tf.runs.validation`, applied where a config is read (`RunDirectory.read_config`, the trainer).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
 import ml_collections
 from ml_collections import config_dict
 
-from ylg_tf.models.architecture import (
-    DEFAULT_ATTENTION_RESOLUTION,
-    RESOLUTIONS,
-    attention_resolutions,
-    discriminator_resolutions,
-    generator_resolutions,
-    place_blocks,
-)
-from ylg_tf.models.factory import generator_spectral_norm
-from ylg_tf.models.variants import get_variant
-
-MIXED_PRECISION = ("", "bfloat16", "float16")
+#: The `config.json` format written today. 1: written before the field existed (no `version`).
+CONFIG_VERSION = 2
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -118,12 +114,29 @@ def parse_config_arg(arg: str | None, defaults: dict) -> dict:
     return values
 
 
-def saved_config(saved: dict) -> ml_collections.ConfigDict:
-    """A run's saved `config.json` content over `default_config()`.
+def migrate(saved: dict) -> dict:
+    """A `config.json` of any version -> the current version's content (without `version`).
+
+    Version 1 (no `version` key) has the current layout less the fields added since; those take
+    their defaults in `config_from_json`, which keep the models of earlier releases unchanged.
+    """
+    saved = dict(saved)
+    version = saved.pop("version", 1)
+    if not isinstance(version, int) or not 1 <= version <= CONFIG_VERSION:
+        raise ValueError(
+            f"config.json has version {version!r}; this release reads versions 1 to "
+            f"{CONFIG_VERSION} (a newer release wrote it?)."
+        )
+    return saved
+
+
+def config_from_json(text: str) -> ml_collections.ConfigDict:
+    """A run's `config.json` text (any version) over `default_config()`.
 
     Fields the run predates take their defaults, so runs keep loading and resuming after a
-    release adds a field (the defaults keep the models of earlier releases unchanged).
+    release adds a field.
     """
+    saved = migrate(json.loads(text))
     config = default_config()
     for section, values in saved.items():
         if isinstance(values, dict) and section in config:
@@ -134,68 +147,14 @@ def saved_config(saved: dict) -> ml_collections.ConfigDict:
     return config
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-    """Rejects a config that cannot run, naming the bad field and its accepted values."""
-    get_variant(config.model.variant)
-    if config.data.resolution not in RESOLUTIONS:
-        raise ValueError(
-            f"config.data.resolution={config.data.resolution!r}; expected one of {RESOLUTIONS}."
-        )
-    _validate_model(config.model, config.data.resolution)
-    if config.train.mixed_precision not in MIXED_PRECISION:
-        raise ValueError(
-            f"config.train.mixed_precision={config.train.mixed_precision!r}; "
-            f"expected one of {MIXED_PRECISION}."
-        )
-    for field in ("steps", "batch_size", "d_steps", "steps_per_call", "log_every"):
-        value = config.train[field]
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"config.train.{field}={value!r}; expected an integer >= 1.")
-    if not 0.0 <= config.train.ema_decay < 1.0:
-        raise ValueError(f"config.train.ema_decay={config.train.ema_decay!r}; expected [0, 1).")
-    if "eval" in config:
-        _validate_eval(config.eval)
+def config_to_json(config: ml_collections.ConfigDict) -> str:
+    """The `config.json` text of a config: its fields, sorted, and `version`."""
+    content = json.loads(config.to_json_best_effort())
+    content["version"] = CONFIG_VERSION
+    return json.dumps(content, indent=2, sort_keys=True) + "\n"
 
 
-def _validate_model(model: ml_collections.ConfigDict, resolution: int) -> None:
-    """Attention and residual-control placement and spectral norm, with the models' own rules.
-
-    Fields newer than a saved `config.json` take their defaults, as in `ylg_tf.models.factory`.
-    """
-    spec = get_variant(model.variant)
-    generator_spectral_norm(model.get("spectral_norm", "g_and_d"))
-    g_fields = ("config.model.g_attention_resolution", "config.model.g_residual_resolution")
-    place_blocks(
-        generator_resolutions(resolution),
-        attention_resolutions(model.g_attention_resolution, resolution, g_fields[0]),
-        model.get("g_residual_resolution", 0),
-        has_attention=spec.has_attention,
-        fields=g_fields,
-    )
-    place_blocks(
-        discriminator_resolutions(resolution),
-        [model.d_attention_resolution or DEFAULT_ATTENTION_RESOLUTION[resolution]],
-        model.get("d_residual_resolution", 0),
-        has_attention=spec.has_attention and spec.in_discriminator,
-        fields=("config.model.d_attention_resolution", "config.model.d_residual_resolution"),
-    )
-
-
-def _validate_eval(settings: ml_collections.ConfigDict) -> None:
-    for field, least in (
-        ("every", 0),
-        ("num_samples", 2),
-        ("batch_size", 1),
-        ("kid_block_size", 2),
-    ):
-        value = settings[field]
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"config.eval.{field}={value!r}; expected an integer >= {least}.")
-    spec = settings.classifier
-    if spec not in ("auto", "digits", "inception") and not (
-        isinstance(spec, str) and spec.startswith("inception:") and len(spec) > len("inception:")
-    ):
-        raise ValueError(
-            f"config.eval.classifier={spec!r}; expected 'auto', 'digits', 'inception' or "
-            "'inception:<SavedModel dir | .tar.gz | https URL>'."
-        )
+def sections(config: ml_collections.ConfigDict, *names: str) -> dict:
+    """Plain-JSON content of some sections, for comparing a config with a saved one."""
+    content = json.loads(config.to_json_best_effort())
+    return {name: content.get(name) for name in names}

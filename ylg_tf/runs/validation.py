@@ -1,0 +1,89 @@
+"""Checks a run config against the model zoo's rules, once, where a config is read.
+
+Separate from `ylg_tf.runs.config` because the rules live with the models (Keras): reading a
+config file stays free of Keras and TensorFlow, checking it does not.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from ylg_tf.models.architecture import (
+    DEFAULT_ATTENTION_RESOLUTION,
+    RESOLUTIONS,
+    attention_resolutions,
+    discriminator_resolutions,
+    generator_resolutions,
+    place_blocks,
+)
+from ylg_tf.models.factory import generator_spectral_norm
+from ylg_tf.models.variants import get_variant
+
+MIXED_PRECISION = ("", "bfloat16", "float16")
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Rejects a config that cannot run, naming the bad field and its accepted values."""
+    get_variant(config.model.variant)
+    if config.data.resolution not in RESOLUTIONS:
+        raise ValueError(
+            f"config.data.resolution={config.data.resolution!r}; expected one of {RESOLUTIONS}."
+        )
+    _validate_model(config.model, config.data.resolution)
+    if config.train.mixed_precision not in MIXED_PRECISION:
+        raise ValueError(
+            f"config.train.mixed_precision={config.train.mixed_precision!r}; "
+            f"expected one of {MIXED_PRECISION}."
+        )
+    for field in ("steps", "batch_size", "d_steps", "steps_per_call", "log_every"):
+        value = config.train[field]
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"config.train.{field}={value!r}; expected an integer >= 1.")
+    if not 0.0 <= config.train.ema_decay < 1.0:
+        raise ValueError(f"config.train.ema_decay={config.train.ema_decay!r}; expected [0, 1).")
+    if "eval" in config:
+        _validate_eval(config.eval)
+
+
+def _validate_model(model: ml_collections.ConfigDict, resolution: int) -> None:
+    """Attention and residual-control placement and spectral norm, with the models' own rules.
+
+    Fields newer than a saved `config.json` take their defaults, as in `ylg_tf.models.factory`.
+    """
+    spec = get_variant(model.variant)
+    generator_spectral_norm(model.get("spectral_norm", "g_and_d"))
+    g_fields = ("config.model.g_attention_resolution", "config.model.g_residual_resolution")
+    place_blocks(
+        generator_resolutions(resolution),
+        attention_resolutions(model.g_attention_resolution, resolution, g_fields[0]),
+        model.get("g_residual_resolution", 0),
+        has_attention=spec.has_attention,
+        fields=g_fields,
+    )
+    place_blocks(
+        discriminator_resolutions(resolution),
+        [model.d_attention_resolution or DEFAULT_ATTENTION_RESOLUTION[resolution]],
+        model.get("d_residual_resolution", 0),
+        has_attention=spec.has_attention and spec.in_discriminator,
+        fields=("config.model.d_attention_resolution", "config.model.d_residual_resolution"),
+    )
+
+
+def _validate_eval(settings: ml_collections.ConfigDict) -> None:
+    for field, least in (
+        ("every", 0),
+        ("num_samples", 2),
+        ("batch_size", 1),
+        ("kid_block_size", 2),
+    ):
+        value = settings[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"config.eval.{field}={value!r}; expected an integer >= {least}.")
+    spec = settings.classifier
+    if spec not in ("auto", "digits", "inception") and not (
+        isinstance(spec, str) and spec.startswith("inception:") and len(spec) > len("inception:")
+    ):
+        raise ValueError(
+            f"config.eval.classifier={spec!r}; expected 'auto', 'digits', 'inception' or "
+            "'inception:<SavedModel dir | .tar.gz | https URL>'."
+        )
