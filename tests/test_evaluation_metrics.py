@@ -1,4 +1,5 @@
-"""FID, IS and KID against NumPy / SciPy float64 re-computations and hand-worked cases."""
+"""FID, intra-class FID, FID-infinity, IS and KID against NumPy / SciPy float64 re-computations
+and hand-worked cases."""
 
 import math
 
@@ -14,7 +15,11 @@ from ylg_tf.evaluation import (
     frechet_distance_from_moments,
     kernel_classifier_distance_and_std_from_activations,
 )
-from ylg_tf.evaluation.metrics import trace_sqrt_product
+from ylg_tf.evaluation.metrics import (
+    fid_infinity,
+    intra_class_frechet_distance,
+    trace_sqrt_product,
+)
 
 
 def _correlated(rng, n, d, shift=0.0):
@@ -150,6 +155,113 @@ def test_fid_rejects_bad_shapes():
         frechet_classifier_distance_from_activations(np.zeros((5, 2)), np.zeros((5, 3)))
     with pytest.raises(ValueError, match="at least 2 samples"):
         frechet_classifier_distance_from_activations(np.zeros((1, 2)), np.zeros((5, 2)))
+
+
+# --- intra-class FID ------------------------------------------------------------------------------
+
+
+def test_intra_class_fid_against_scipy_per_class():
+    rng = np.random.default_rng(6)
+    real_labels, gen_labels = rng.integers(0, 3, 150), rng.integers(0, 3, 120)
+    real = _correlated(rng, 150, 4) + real_labels[:, None]
+    gen = _correlated(rng, 120, 4) * 1.3 + 0.8 * gen_labels[:, None]
+    result = intra_class_frechet_distance(real, real_labels, gen, gen_labels)
+    expected = {c: _fid_scipy(real[real_labels == c], gen[gen_labels == c]) for c in range(3)}
+    assert list(result["per_class"]) == [0, 1, 2]
+    for c in range(3):
+        assert result["per_class"][c] == pytest.approx(expected[c], rel=1e-9)
+    assert result["mean"] == pytest.approx(np.mean(list(expected.values())), rel=1e-9)
+
+
+def test_intra_class_fid_by_hand_and_it_sees_wrong_classes():
+    # Class 7: the 1-D case of test_fid_by_hand (6); class 2: identical sets (0). Mean 3.
+    real, real_labels = [[0.0], [2.0], [4.0], [5.0]], [7, 7, 2, 2]
+    gen, gen_labels = [[1.0], [5.0], [5.0], [4.0]], [7, 7, 2, 2]
+    result = intra_class_frechet_distance(real, real_labels, gen, gen_labels)
+    assert result["per_class"] == {2: pytest.approx(0.0, abs=1e-12), 7: pytest.approx(6.0)}
+    assert result["mean"] == pytest.approx(3.0)
+    # Images of the wrong class: the pooled FID is 0, the intra-class FID is not.
+    rng = np.random.default_rng(7)
+    x, labels = rng.standard_normal((60, 2)), np.repeat([0, 1], 30)
+    x[labels == 1] += 3.0
+    swapped = intra_class_frechet_distance(x, labels, x, 1 - labels)
+    assert abs(frechet_classifier_distance_from_activations(x, x)) < 1e-9
+    assert swapped["mean"] > 9.0  # each class pays its squared mean shift, about 2 * 3^2 = 18
+
+
+def test_intra_class_fid_rejects_missing_or_tiny_classes():
+    x = np.zeros((4, 2))
+    # Class 1 is real only, class 3 generated only: both named with their (real, generated) counts.
+    with pytest.raises(ValueError, match=r"\{1: \(2, 0\), 3: \(0, 2\)\}"):
+        intra_class_frechet_distance(x, [0, 0, 1, 1], x, [0, 0, 3, 3])
+    with pytest.raises(ValueError, match=r"\{1: \(1, 2\)\}"):  # one real sample of class 1
+        intra_class_frechet_distance(x, [0, 0, 0, 1], x, [0, 0, 1, 1])
+    with pytest.raises(ValueError, match="one label per activation row"):
+        intra_class_frechet_distance(x, [0, 0, 1], x, [0, 0, 1, 1])
+    with pytest.raises(ValueError, match="integer class ids"):
+        intra_class_frechet_distance(x, [0.0, 0.0, 1.0, 1.0], x, [0, 0, 1, 1])
+
+
+# --- FID-infinity ---------------------------------------------------------------------------------
+
+
+def _whitened(rng, n, d):
+    """n samples whose sample mean is exactly 0 and sample covariance exactly I."""
+    x = rng.standard_normal((n, d))
+    x -= x.mean(0)
+    return np.linalg.solve(np.linalg.cholesky(np.cov(x, rowvar=False)), x.T).T
+
+
+def test_fid_infinity_removes_the_sample_size_bias():
+    # Real statistics exactly N(0, I), generated N(m, I): the true FID is |m|^2 = 0.08. For
+    # identity covariances, E[FID_N] = |m|^2 + d / N (mean) + d (d + 1) / (4 N) (covariance,
+    # to first order) + O(1/N^2): a slope of 296 against 1/N for d = 32.
+    rng = np.random.default_rng(0)
+    d, shift = 32, 0.05
+    real = _whitened(rng, 1000, d)
+    generated = rng.standard_normal((2000, d)) + shift
+    truth = d * shift**2
+    result = fid_infinity(real, generated, sizes=np.linspace(400, 2000, 9).astype(int), seed=0)
+    largest_n, fid_at_largest = result["points"][-1]
+    assert largest_n == 2000
+    assert fid_at_largest == pytest.approx(
+        frechet_classifier_distance_from_activations(real, generated), rel=1e-9
+    )
+    assert abs(result["fid_infinity"] - truth) < 0.5 * abs(fid_at_largest - truth)
+    assert abs(result["fid_infinity"] - truth) < 0.06
+    assert result["slope"] == pytest.approx(d + d * (d + 1) / 4, rel=0.2)
+    fids = [fid for _, fid in result["points"]]
+    assert fids[0] > fids[-1]  # FID falls with N
+
+
+def test_fid_infinity_fit_equals_polyfit_and_is_deterministic():
+    rng = np.random.default_rng(8)
+    real, generated = _correlated(rng, 300, 5), _correlated(rng, 400, 5, shift=0.4)
+    result = fid_infinity(real, generated, sizes=[400, 50, 120, 260], seed=3)
+    sizes, fids = np.array(result["points"]).T
+    assert sizes.tolist() == [50, 120, 260, 400]
+    slope, intercept = np.polyfit(1.0 / sizes, fids, 1)
+    assert result["slope"] == pytest.approx(slope, rel=1e-9)
+    assert result["fid_infinity"] == pytest.approx(intercept, rel=1e-9)
+    subset = generated[np.random.default_rng(3).permutation(400)[:50]]  # the first subset drawn
+    assert fids[0] == pytest.approx(
+        frechet_classifier_distance_from_activations(real, subset), rel=1e-9
+    )
+    assert fid_infinity(real, generated, sizes=[400, 50, 120, 260], seed=3) == result
+    other = fid_infinity(real, generated, sizes=[400, 50, 120, 260], seed=4)
+    assert other["points"][0] != result["points"][0]
+
+
+def test_fid_infinity_default_sizes_and_bad_sizes():
+    rng = np.random.default_rng(9)
+    real, generated = rng.standard_normal((50, 3)), rng.standard_normal((200, 3))
+    sizes = [n for n, _ in fid_infinity(real, generated)["points"]]
+    assert sizes == np.linspace(20, 200, 15).round().astype(int).tolist()  # from a tenth of 200
+    wide = fid_infinity(rng.standard_normal((50, 30)), rng.standard_normal((200, 30)))["points"]
+    assert wide[0][0] == 60  # twice the 30 features
+    for bad in ([100], [100, 100], [1, 100], [100, 201], [10.0, 100.0]):
+        with pytest.raises(ValueError, match="sizes="):
+            fid_infinity(real, generated, sizes=bad)
 
 
 # --- Inception score ------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""FID, Inception score and KID on classifier outputs, as TF-GAN 2.1.0 defines them.
+"""FID, intra-class FID, FID-infinity, Inception score and KID on classifier outputs.
+
+FID, IS and KID are TF-GAN 2.1.0's definitions.
 
 tensorflow-gan cannot be imported on TensorFlow >= 2.16, so these are the same definitions
 re-implemented in TF2 eager code (docs/background.md, Metrics). Every computation runs in float64
@@ -6,14 +8,21 @@ whatever the input dtype, and every function returns Python floats. The metrics 
 outputs (logits or penultimate activations), never images: running the classifier is the
 evaluator's job (`ylg_tf.evaluation.evaluator`).
 
-Sample size: FID is biased, more so for small sets (two samples of one distribution have FID > 0),
-and the IS of a set depends on its size too. Compare scores computed with the same numbers of real
-and generated samples, and always report those numbers with a score. KID is unbiased.
+Sample size: FID is biased, more so for small sets (two samples of one distribution have FID > 0):
+for N generated samples it falls with N, roughly linearly in 1/N, and the slope depends on the
+generator, so even the ranking of two models can change with N. The IS of a set depends on its size
+too. Compare scores computed with the same numbers of real and generated samples, and always report
+those numbers with a score; `fid_infinity` extrapolates FID to infinitely many generated samples.
+KID is unbiased.
 
 References:
   Salimans et al., Improved Techniques for Training GANs (IS), https://arxiv.org/abs/1606.03498
   Heusel et al., GANs Trained by a Two Time-Scale Update Rule (FID), https://arxiv.org/abs/1706.08500
   Binkowski et al., Demystifying MMD GANs (KID), https://arxiv.org/abs/1801.01401
+  Chong & Forsyth, Effectively Unbiased FID and Inception Score and where to find them
+  (FID-infinity), https://arxiv.org/abs/1911.07023
+  Miyato & Koyama, cGANs with Projection Discriminator (intra-class FID),
+  https://arxiv.org/abs/1802.05637
 """
 
 from __future__ import annotations
@@ -27,7 +36,9 @@ __all__ = [
     "activation_moments",
     "classifier_score_from_logits",
     "frechet_classifier_distance_from_activations",
+    "fid_infinity",
     "frechet_distance_from_moments",
+    "intra_class_frechet_distance",
     "kernel_classifier_distance_and_std_from_activations",
     "trace_sqrt_product",
 ]
@@ -128,6 +139,135 @@ def frechet_classifier_distance_from_activations(activations1, activations2) -> 
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"Feature sizes differ: {x1.shape[1]} vs {x2.shape[1]}.")
     return frechet_distance_from_moments(*activation_moments(x1), *activation_moments(x2))
+
+
+def _labels(values, count: int, name: str) -> np.ndarray:
+    """Integer class labels `[count]`, or a ValueError naming `name`."""
+    labels = np.asarray(values)
+    if labels.ndim != 1 or len(labels) != count:
+        raise ValueError(
+            f"{name} must be 1-D with one label per activation row ({count}), "
+            f"got shape {labels.shape}."
+        )
+    if len(labels) and not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name} must hold integer class ids, got dtype {labels.dtype}.")
+    return labels
+
+
+def intra_class_frechet_distance(
+    real_activations, real_labels, generated_activations, generated_labels
+) -> dict:
+    """FID within each class, and its mean over classes (intra-class FID).
+
+    For a class-conditional generator, FID of the whole set rewards right-looking images of the
+    wrong class; intra-class FID compares, class by class, the real images of class c with the
+    images generated for class c (`frechet_classifier_distance_from_activations` on those rows),
+    and averages the per-class scores with equal weights, as conditional GAN papers report it.
+    Each class sees only about 1/classes of the samples, so its FID is more biased by the sample
+    size than the FID of the whole set: compare only scores with the same numbers per class.
+
+    Args:
+      real_activations: `[n1, d]` activations of the real images.
+      real_labels: `[n1]` integer class of each real image.
+      generated_activations: `[n2, d]` activations of the generated images.
+      generated_labels: `[n2]` integer class each image was generated for.
+
+    Returns:
+      `{"per_class": {class id: fid}, "mean": mean of the per-class FIDs}` with Python ints and
+      floats, classes in increasing order.
+
+    Raises:
+      ValueError: for bad shapes, or when a class (of either set) has fewer than 2 samples in one
+        of the sets: no class is silently dropped, since that would change what the mean means.
+    """
+    x1 = _matrix(real_activations, "real_activations")
+    x2 = _matrix(generated_activations, "generated_activations")
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"Feature sizes differ: {x1.shape[1]} vs {x2.shape[1]}.")
+    y1 = _labels(real_labels, x1.shape[0], "real_labels")
+    y2 = _labels(generated_labels, x2.shape[0], "generated_labels")
+    classes = np.union1d(y1, y2)
+    counts = {int(c): (int(np.sum(y1 == c)), int(np.sum(y2 == c))) for c in classes}
+    short = {c: n for c, n in counts.items() if min(n) < 2}
+    if not classes.size or short:
+        raise ValueError(
+            "Intra-class FID needs at least 2 real and 2 generated samples of every class; "
+            f"(real, generated) counts of the classes short of that: {short or 'no samples'}."
+        )
+    per_class = {
+        c: frechet_classifier_distance_from_activations(
+            tf.boolean_mask(x1, y1 == c), tf.boolean_mask(x2, y2 == c)
+        )
+        for c in counts
+    }
+    return {"per_class": per_class, "mean": float(np.mean(list(per_class.values())))}
+
+
+def _default_fid_sizes(count: int, features: int) -> np.ndarray:
+    """15 sizes evenly spaced up to `count`, from a tenth of it (Chong & Forsyth's 5k..50k), but
+    from twice the feature count when the set allows (half of it at most): below the feature count
+    covariances are singular and FID is no longer linear in 1/N."""
+    low = max(min(max(count // 10, 2 * features), count // 2), 2)
+    return np.unique(np.linspace(low, count, 15).round().astype(int))
+
+
+def fid_infinity(real_activations, generated_activations, sizes=None, seed: int = 0) -> dict:
+    """FID extrapolated to infinitely many generated samples (Chong & Forsyth's FID-infinity).
+
+    FID of N generated samples is biased upwards, and the bias falls with N roughly as 1/N (its
+    expectation is FID-infinity + slope / N to first order, the slope depending on the generator).
+    So FID is computed on random subsets of the generated activations of several sizes N
+    (independent subsets without replacement, deterministic for `seed`; the real statistics are
+    those of all real activations), a least-squares line is fitted to FID against 1/N, and its
+    intercept at 1/N = 0 is FID-infinity. The subsets come from one finite set, so the estimate
+    is only as good as that set is large; keep every N well above the feature count.
+
+    Args:
+      real_activations: `[n1, d]` activations of the real images.
+      generated_activations: `[n2, d]` activations of the generated images.
+      sizes: subset sizes N, distinct integers in [2, n2], at least two of them; by default 15
+        sizes evenly spaced from `n2 / 10` (but at least `2 d` while that is under `n2 / 2`) to
+        `n2`, the paper's 5,000..50,000 for 50k Inception activations.
+      seed: seed of the subsets.
+
+    Returns:
+      `{"fid_infinity": intercept, "slope": slope of FID against 1/N, "points": [(N, FID), ...]}`
+      with Python floats, points in increasing N.
+    """
+    x1 = _matrix(real_activations, "real_activations")
+    x2 = _matrix(generated_activations, "generated_activations")
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"Feature sizes differ: {x1.shape[1]} vs {x2.shape[1]}.")
+    count = x2.shape[0]
+    if sizes is None:
+        sizes = _default_fid_sizes(count, x2.shape[1])
+    sizes = np.asarray(sizes)
+    valid = sizes.ndim == 1 and np.issubdtype(sizes.dtype, np.integer)
+    if not valid or len(set(sizes.tolist())) != len(sizes) or len(sizes) < 2:
+        raise ValueError(f"sizes={sizes.tolist()}; expected at least two distinct integers.")
+    if sizes.min() < 2 or sizes.max() > count:
+        raise ValueError(
+            f"sizes={sizes.tolist()}; each must lie in [2, {count}] (the generated samples)."
+        )
+    sizes = np.sort(sizes)
+    real_moments = activation_moments(x1)
+    rng = np.random.default_rng(seed)
+    fids = np.array(
+        [
+            frechet_distance_from_moments(
+                *real_moments, *activation_moments(tf.gather(x2, rng.permutation(count)[:n]))
+            )
+            for n in sizes
+        ]
+    )
+    inverse = 1.0 / sizes.astype(np.float64)
+    centred = inverse - inverse.mean()
+    slope = float(np.sum(centred * (fids - fids.mean())) / np.sum(centred**2))
+    return {
+        "fid_infinity": float(fids.mean() - slope * inverse.mean()),
+        "slope": slope,
+        "points": [(int(n), float(f)) for n, f in zip(sizes, fids, strict=True)],
+    }
 
 
 def classifier_score_from_logits(logits) -> float:
