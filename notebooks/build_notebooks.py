@@ -20,25 +20,33 @@ import nbformat
 from nbformat import v4
 
 HERE = Path(__file__).resolve().parent
-#: Where the package is installed from in Colab (README, "Notebooks"): replace OWNER on a fork.
-REPO_URL = "https://github.com/OWNER/ylg_tf"
-
-INSTALL = f'''
-# In Colab: get the package (and experiments/configs) from the repository; locally: nothing.
+INSTALL = """
+# @title Install ylg_tf (in Colab only; locally this cell does nothing)
+# Either type the git URL of your copy of the repository below, or upload the repository as
+# /content/ylg_tf.zip (made with `git archive -o ylg_tf.zip HEAD` in a checkout) and run again.
 import os
 import subprocess
 import sys
 
-REPO_URL = "{REPO_URL}"
+REPO_URL = ""  # @param {type:"string"}
+ARCHIVE = "/content/ylg_tf.zip"
+CHECKOUT = "/content/ylg_tf"
 if "google.colab" in sys.modules:
-    if not os.path.exists("/content/ylg_tf"):
-        clone = ["git", "clone", "-q", "--depth", "1", REPO_URL, "/content/ylg_tf"]
-        subprocess.run(clone, check=True)
-        pip = [sys.executable, "-m", "pip", "install", "-q", f"git+{{REPO_URL}}"]
+    if not os.path.isdir(CHECKOUT):
+        if REPO_URL:
+            subprocess.run(["git", "clone", "-q", "--depth", "1", REPO_URL, CHECKOUT], check=True)
+        elif os.path.isfile(ARCHIVE):
+            subprocess.run(["unzip", "-q", ARCHIVE, "-d", CHECKOUT], check=True)
+        else:
+            raise RuntimeError(
+                "ylg_tf is not installed: set REPO_URL in this cell to the git URL of the "
+                f"repository, or upload it as {ARCHIVE}, then run the cell again."
+            )
+        pip = [sys.executable, "-m", "pip", "install", "-q", "-e", CHECKOUT]
         subprocess.run(pip, check=True)
-    os.chdir("/content/ylg_tf/notebooks")
+    os.chdir(f"{CHECKOUT}/notebooks")
 print("python:", sys.executable)
-'''
+"""
 
 SETUP = """
 # The repository root (for experiments/configs) and where this notebook writes.
@@ -254,7 +262,7 @@ QUICKSTART = [
         "code",
         """
         from ylg_tf.training import GANTrainer, make_strategy
-        from ylg_tf.training.config import import_file
+        from ylg_tf.runs.config import import_file
 
         digits32 = import_file(ROOT / "experiments" / "configs" / "ylg_digits32.py")
         config = digits32.get_config("runlocal=True" if SMOKE else None)
@@ -413,7 +421,7 @@ INVERSION_DEMO = [
         "code",
         """
         from ylg_tf.training import GANTrainer, make_strategy
-        from ylg_tf.training.config import import_file
+        from ylg_tf.runs.config import import_file
 
         if not (WORKDIR / "checkpoints").is_dir():  # otherwise: the run there, as trained
             digits32 = import_file(ROOT / "experiments" / "configs" / "ylg_digits32.py")

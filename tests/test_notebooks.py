@@ -64,7 +64,32 @@ def test_notebooks_are_built_from_the_builder():
         assert notebook.metadata.kernelspec.name == "python3"
         assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
         install = notebook.cells[1].source
-        assert '"google.colab" in sys.modules' in install and "git+" in install
+        assert '"google.colab" in sys.modules' in install and 'REPO_URL = ""  # @param' in install
+
+
+def _run_install_cell(monkeypatch, repo_url: str = "") -> list:
+    """Executes the install cell as Colab would (`google.colab` imported), recording commands."""
+    notebook = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
+    source = notebook.cells[1].source.replace('REPO_URL = ""', f"REPO_URL = {repo_url!r}")
+    commands = []
+    monkeypatch.setitem(sys.modules, "google.colab", type(sys)("google.colab"))
+    monkeypatch.setattr("subprocess.run", lambda command, check: commands.append(command))
+    monkeypatch.setattr("os.chdir", lambda path: commands.append(["cd", path]))
+    exec(compile(source, "install_cell", "exec"), {})
+    return commands
+
+
+def test_colab_install_cell_says_what_to_set(monkeypatch):
+    with pytest.raises(RuntimeError, match="set REPO_URL in this cell .* upload it as"):
+        _run_install_cell(monkeypatch)
+
+
+def test_colab_install_cell_clones_and_installs_the_given_url(monkeypatch):
+    url = "https://example.org/me/ylg_tf.git"
+    clone, pip, cd = _run_install_cell(monkeypatch, url)
+    assert clone == ["git", "clone", "-q", "--depth", "1", url, "/content/ylg_tf"]
+    assert pip[1:] == ["-m", "pip", "install", "-q", "-e", "/content/ylg_tf"]
+    assert cd == ["cd", "/content/ylg_tf/notebooks"]
 
 
 def test_attention_patterns(tmp_path, monkeypatch):
