@@ -11,7 +11,7 @@ from ylg_tf.layers.residual_block_down import ResidualBlockDown
 from ylg_tf.layers.residual_block_up import ResidualBlockUp
 from ylg_tf.layers.self_attention_2d import SelfAttention2D
 from ylg_tf.layers.sparse_attention_2d import SparseAttention2D
-from ylg_tf.layers.spectral import sn_conv, sn_dense, spectral_normalized
+from ylg_tf.layers.spectral import SpectralNormalization, sn_conv, sn_dense
 
 __all__ = [
     "BipartiteAttention",
@@ -20,7 +20,7 @@ __all__ = [
     "ResidualBlockUp",
     "SelfAttention2D",
     "SparseAttention2D",
+    "SpectralNormalization",
     "sn_conv",
     "sn_dense",
-    "spectral_normalized",
 ]

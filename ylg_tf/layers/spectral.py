@@ -1,30 +1,113 @@
-"""Spectral normalization (Miyato et al., 2018) as the models use it: Keras's own wrapper.
+"""Spectral normalization as Miyato et al. (2018), SAGAN and TF-GAN define it.
 
-In training mode Keras's `SpectralNormalization` writes the normalized kernel back into the kernel
-variable. Under a mixed policy it would run that power iteration in float16/bfloat16 and so round
-the float32 kernel to half precision on every step, losing small optimizer updates. Here the
-wrapper gets the policy's variable dtype (float32) and `autocast=False`, so normalization always
-runs in float32, with or without an enclosing layer, while the wrapped layer keeps the mixed
-policy and computes in float16/bfloat16. The wrapper does not cast its inputs: the output has the
-dtype of the input (layers under the same policy pass inputs in the compute dtype).
+The trainable kernel is the unnormalized W. The layer computes with W / sigma(W), where sigma is
+estimated from W, reshaped to a matrix [k*k*C_in, C_out], and a persistent non-trainable vector u
+(in the C_out space) by one power-iteration step: v = normalize(W u), u' = normalize(W^T v),
+sigma = v^T W u'. u and v are held constant in the gradient, so with G = dL/d(W / sigma)
+
+    dL/dW = G / sigma - (<G, W> / sigma^2) v u'^T,
+
+the second term being what Keras's own `SpectralNormalization` lacks (it writes W / sigma back
+into the kernel and differentiates with respect to the stored kernel). The normalized kernel is a
+function of (W, u) alone; a training call also stores u', inference leaves u as it is.
+
+Precision: the wrapper's own policy is the variables' dtype (float32) and it does not autocast,
+so with or without an enclosing mixed-precision layer it reads W, u and the bias in float32 and
+runs the power iteration and the division in float32 (a wrapper with a mixed policy would get its
+variables cast to half precision whenever it is called on its own). The normalized kernel, the
+bias and the inputs are then cast to the wrapped layer's compute dtype, in which the convolution
+or matmul runs and which the output has.
+
+Replicas: under `tf.distribute` (MirroredStrategy, TPUStrategy) W is mirrored, so every replica
+computes the same u' from the same W and u; u is created with `ONLY_FIRST_REPLICA` aggregation
+(as TF-GAN does), so the update is the first replica's value written to all of them and the
+copies cannot drift apart even by rounding. Under JAX, `u.assign` in `call` is returned by
+`stateless_call` as a non-trainable variable update.
 
 `sn_conv` and `sn_dense` take `spectral_norm=False` for SAGAN's "SN on D only" baseline: the
 plain layer then stands where the wrapper would, under the wrapper's name.
+
+Reference: Miyato et al., "Spectral Normalization for Generative Adversarial Networks",
+https://arxiv.org/abs/1802.05957.
 """
 
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 
-def spectral_normalized(
-    layer: keras.layers.Layer, name: str, dtype: keras.DTypePolicy | str | None = None
-) -> keras.layers.SpectralNormalization:
-    """`layer` (with a `kernel`) wrapped in `SpectralNormalization` that normalizes in float32."""
-    variable_dtype = keras.dtype_policies.get(dtype).variable_dtype  # None: the global policy
-    return keras.layers.SpectralNormalization(
-        layer, name=name, dtype=variable_dtype, autocast=False
-    )
+@keras.saving.register_keras_serializable(package="ylg_tf")
+class SpectralNormalization(keras.layers.Wrapper):
+    """Runs a `Conv2D` or `Dense` with its kernel divided by the kernel's spectral norm.
+
+    Weights: the wrapped layer's `kernel` (unnormalized W) and `bias`, and `vector_u`
+    ([1, C_out], non-trainable, float32).
+
+    Args:
+        layer: a `keras.layers.Conv2D` or `keras.layers.Dense` (channels last).
+        **kwargs: base layer arguments (`name`); the policy is the wrapped layer's variable
+            dtype and `autocast` is False.
+
+    Call arguments:
+        inputs: the wrapped layer's input.
+        training: when True, the power-iteration vector u is advanced by one step.
+    """
+
+    def __init__(self, layer: keras.layers.Layer, **kwargs):
+        if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            raise ValueError(
+                f"SpectralNormalization wraps a Conv2D or Dense layer; got {type(layer).__name__}."
+            )
+        if getattr(layer, "data_format", "channels_last") != "channels_last":
+            raise ValueError(f"data_format={layer.data_format!r}; expected 'channels_last'.")
+        kwargs.update(dtype=layer.dtype_policy.variable_dtype, autocast=False)
+        super().__init__(layer, **kwargs)
+        self.vector_u_initializer = keras.initializers.TruncatedNormal(stddev=0.02)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.vector_u = self.add_weight(
+            shape=(1, self.layer.kernel.shape[-1]),
+            initializer=self.vector_u_initializer,
+            trainable=False,
+            name="vector_u",
+            dtype=self.variable_dtype,
+            aggregation="only_first_replica",
+        )
+
+    def normalized_kernel_and_next_u(self):
+        """(W / sigma(W, u), u') in float32, u and v held constant in the gradient."""
+        kernel = ops.convert_to_tensor(self.layer.kernel)
+        matrix = ops.reshape(kernel, (-1, kernel.shape[-1]))
+        vector_u = ops.convert_to_tensor(self.vector_u)
+        vector_v = ops.stop_gradient(ops.normalize(ops.matmul(vector_u, ops.transpose(matrix))))
+        next_u = ops.stop_gradient(ops.normalize(ops.matmul(vector_v, matrix)))
+        sigma = ops.sum(ops.matmul(vector_v, matrix) * next_u)
+        return ops.divide(kernel, sigma), next_u
+
+    def normalized_kernel(self):
+        """W / sigma(W, u) in float32: the kernel the next call computes with."""
+        return self.normalized_kernel_and_next_u()[0]
+
+    def call(self, inputs, training=False):
+        kernel, next_u = self.normalized_kernel_and_next_u()
+        if training:
+            self.vector_u.assign(next_u)
+        dtype = self.layer.compute_dtype
+        kernel, inputs = ops.cast(kernel, dtype), ops.cast(inputs, dtype)
+        if isinstance(self.layer, keras.layers.Conv2D):
+            outputs = self.layer.convolution_op(inputs, kernel)
+        else:
+            outputs = ops.matmul(inputs, kernel)
+        if self.layer.use_bias:
+            outputs = ops.add(outputs, ops.cast(self.layer.bias, dtype))
+        if self.layer.activation is not None:
+            outputs = self.layer.activation(outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
 
 
 def sn_conv(
@@ -54,7 +137,7 @@ def sn_conv(
         name=f"{name}_conv2d" if spectral_norm else name,
         dtype=dtype,
     )
-    return spectral_normalized(conv, name, dtype) if spectral_norm else conv
+    return SpectralNormalization(conv, name=name) if spectral_norm else conv
 
 
 def sn_dense(
@@ -69,4 +152,4 @@ def sn_dense(
     dense = keras.layers.Dense(
         units, use_bias=use_bias, name=f"{name}_dense" if spectral_norm else name, dtype=dtype
     )
-    return spectral_normalized(dense, name, dtype) if spectral_norm else dense
+    return SpectralNormalization(dense, name=name) if spectral_norm else dense
