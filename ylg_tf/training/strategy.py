@@ -1,8 +1,9 @@
-"""The one place that creates a `tf.distribute` strategy (DESIGN.md: nothing else does)."""
+"""The one place that creates a `tf.distribute` strategy: nothing else in the project does."""
 
 from __future__ import annotations
 
 import tensorflow as tf
+from absl import logging
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
@@ -20,6 +21,14 @@ def make_strategy(name: str = "default", tpu: str = "", cpu_replicas: int = 0):
     """
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; expected one of {STRATEGIES}.")
+    strategy = _make(name, tpu, cpu_replicas)
+    if name != "default":  # the default strategy has no device list
+        devices = ", ".join(strategy.extended.worker_devices)
+        logging.info("Strategy %r: %d replicas (%s)", name, strategy.num_replicas_in_sync, devices)
+    return strategy
+
+
+def _make(name: str, tpu: str, cpu_replicas: int):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -35,20 +44,25 @@ def make_strategy(name: str = "default", tpu: str = "", cpu_replicas: int = 0):
 
 
 def _logical_cpus(count: int) -> list[str]:
-    logical = tf.config.list_logical_devices("CPU")
-    if len(logical) < count:
-        (cpu,) = tf.config.list_physical_devices("CPU")
+    """Names of `count` logical CPU devices, splitting the CPU first if it is not yet split.
+
+    Only the physical device list and the logical configuration are read before the split:
+    listing logical devices would start the runtime, after which the CPU can no longer be split.
+    """
+    (cpu,) = tf.config.list_physical_devices("CPU")
+    configured = tf.config.get_logical_device_configuration(cpu) or []
+    if len(configured) < count:
         try:
             tf.config.set_logical_device_configuration(
                 cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
             )
         except RuntimeError as error:
+            running = len(tf.config.list_logical_devices("CPU"))
             raise ValueError(
                 f"cpu_replicas={count} needs the CPU split before TensorFlow starts; it already "
-                f"runs with {len(logical)} logical CPU devices."
+                f"runs with {running} logical CPU devices."
             ) from error
-        logical = tf.config.list_logical_devices("CPU")
-    return [device.name for device in logical[:count]]
+    return [device.name for device in tf.config.list_logical_devices("CPU")[:count]]
 
 
 def is_chief(strategy) -> bool:
