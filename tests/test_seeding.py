@@ -105,6 +105,10 @@ def test_another_seed_draws_other_values(models_and_arms):
     other, same = _values(generator), arms["ylg", "G"]
     assert not np.array_equal(other["block_0/conv_1/kernel"], same["block_0/conv_1/kernel"])
     np.testing.assert_array_equal(other["block_0/conv_1/bias"], same["block_0/conv_1/bias"])
+    seed_weights(generator, f"{SEED}/D")  # a string seed, as G and D would get
+    salted = _values(generator)
+    assert not np.array_equal(salted["block_0/conv_1/kernel"], same["block_0/conv_1/kernel"])
+    assert not np.array_equal(salted["block_0/conv_1/kernel"], other["block_0/conv_1/kernel"])
     seed_weights(generator, SEED)  # the same seed draws the same values again
     for path, value in _values(generator).items():
         np.testing.assert_array_equal(value, same[path], err_msg=path)

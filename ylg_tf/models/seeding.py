@@ -33,12 +33,14 @@ OWN_INITIALIZERS = {
 }
 
 
-def seed_weights(model: keras.Model, seed: int) -> None:
+def seed_weights(model: keras.Model, seed: int | str) -> None:
     """Re-draws every weight of the built `model` from its initializer, seeded by its path.
 
     Trainable and non-trainable weights alike (batch-norm moving statistics, spectral-norm
     vectors): each gets `initializer(shape)` with the initializer's configuration as the layer
-    has it and the seed derived from `seed` and `logical_path(model, weight)`.
+    has it and the seed derived from `seed` and the weight's logical path. Give G and D
+    different seeds, e.g. `f"{config.seed}/G"` and `f"{config.seed}/D"`, so that layers they
+    both name alike do not start equal.
 
     Raises:
       ValueError: `model` is not built, or a weight's initializer is not known.
@@ -90,7 +92,7 @@ def _initializer(layer: keras.layers.Layer, name: str) -> keras.initializers.Ini
     return keras.initializers.get(initializer)
 
 
-def _seeded(initializer: keras.initializers.Initializer, seed: int, path: str):
+def _seeded(initializer: keras.initializers.Initializer, seed: int | str, path: str):
     """`initializer` with a seed from (`seed`, `path`); constant initializers as they are."""
     config = initializer.get_config()
     if "seed" not in config:
