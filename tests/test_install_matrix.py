@@ -56,7 +56,7 @@ def test_ci_tests_the_lowest_supported_tensorflow():
     ci = (ROOT / ".ci" / "run").read_text()
     assert f'"tensorflow=={LOWEST_TENSORFLOW}.*"' in ci
     smoke = [line for line in (ROOT / "tests" / "lowest_tf_smoke.txt").read_text().splitlines()]
-    for test in filter(None, smoke):
+    for test in [line for line in smoke if line and not line.startswith(("#", "-"))]:
         assert (ROOT / test.split("::")[0]).is_file(), test
 
 
