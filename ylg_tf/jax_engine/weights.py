@@ -1,0 +1,115 @@
+"""Engine-neutral weight files: G, D, EMA G (and optimizer state) as one `.npz` of named arrays.
+
+Keys are `"<role>/<variable path inside the model>"` (roles `G`, `D`, `G_ema`); a path comes from
+layer names, so it is the same under Keras's TensorFlow and JAX backends and for a model of any
+name. The JAX engine checkpoints in
+this format; `load_models` puts a file's weights into models built by either engine (for example
+to export or evaluate a JAX run with the TF tools), and `save_models` writes TF-engine models in it
+(for example to continue a TF run under JAX, with fresh optimizer state). Only NumPy, Keras and
+`tf.io.gfile` are used, so that the file can live on `gs://`.
+"""
+
+from __future__ import annotations
+
+import io
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+ROLES = ("G", "D", "G_ema")
+STEP_KEY = "step"
+
+
+def _key(role: str, model: keras.Model, variable) -> str:
+    path = variable.path
+    inside = path[len(model.name) + 1 :] if path.startswith(f"{model.name}/") else path
+    return f"{role}/{inside}"
+
+
+def model_arrays(model: keras.Model, role: str) -> dict[str, np.ndarray]:
+    """`{"<role>/<path>": value}` for every weight of `model`; paths must be unique."""
+    arrays = {
+        _key(role, model, v): np.asarray(keras.ops.convert_to_numpy(v)) for v in model.weights
+    }
+    if len(arrays) != len(model.weights):
+        raise ValueError(f"{model.name}: weight paths are not unique; cannot save by path.")
+    return arrays
+
+
+def optimizer_arrays(optimizer: keras.optimizers.Optimizer, role: str) -> dict[str, np.ndarray]:
+    """An optimizer's variables by position (iterations first), for resuming on the same engine."""
+    return {
+        f"{role}/{i:05d}": np.asarray(keras.ops.convert_to_numpy(v))
+        for i, v in enumerate(optimizer.variables)
+    }
+
+
+def write_npz(path: str, arrays: dict[str, np.ndarray]) -> str:
+    """Writes `arrays` to `path` (any `tf.io.gfile` path) via a temporary name, so that a reader
+    never sees half a file."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    tf.io.gfile.makedirs(path.rpartition("/")[0] or ".")
+    partial = f"{path}.partial"
+    with tf.io.gfile.GFile(partial, "wb") as f:
+        f.write(buffer.getvalue())
+    tf.io.gfile.rename(partial, path, overwrite=True)
+    return path
+
+
+def read_npz(path: str) -> dict[str, np.ndarray]:
+    """All arrays of an `.npz` written by `write_npz`."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        with np.load(io.BytesIO(f.read())) as data:
+            return {k: data[k] for k in data.files}
+
+
+def save_models(
+    path: str,
+    generator: keras.Model,
+    discriminator: keras.Model,
+    ema_generator: keras.Model | None = None,
+    step: int = 0,
+) -> str:
+    """Writes the models' weights (no optimizer state) as a weight file; returns `path`."""
+    arrays = {STEP_KEY: np.asarray(step, np.int64)}
+    for role, model in zip(ROLES, (generator, discriminator, ema_generator), strict=True):
+        if model is not None:
+            arrays.update(model_arrays(model, role))
+    return write_npz(path, arrays)
+
+
+def assign_model(model: keras.Model, arrays: dict[str, np.ndarray], role: str) -> None:
+    """Assigns `arrays["<role>/<path>"]` to each weight of `model` (all and only those exist)."""
+    expected = {_key(role, model, v) for v in model.weights}
+    present = {k for k in arrays if k.startswith(f"{role}/")}
+    if expected != present:
+        raise ValueError(
+            f"The weight file's {role!r} entries do not match model {model.name!r}: missing "
+            f"{sorted(expected - present)[:5]}, unexpected {sorted(present - expected)[:5]}. "
+            "Build the model from the run's own config."
+        )
+    for variable in model.weights:
+        value = arrays[_key(role, model, variable)]
+        if value.shape != tuple(variable.shape):
+            raise ValueError(f"{variable.path}: file shape {value.shape}, model {variable.shape}.")
+        variable.assign(value)
+
+
+def load_models(
+    path: str,
+    generator: keras.Model | None = None,
+    discriminator: keras.Model | None = None,
+    ema_generator: keras.Model | None = None,
+) -> int:
+    """Loads a weight file into the given models (either engine); returns the step it was saved at.
+
+    `ema_generator` falls back to the file's `G` weights when the run kept no EMA generator.
+    """
+    arrays = read_npz(path)
+    for role, model in zip(ROLES, (generator, discriminator, ema_generator), strict=True):
+        if model is not None:
+            has_role = any(k.startswith(f"{role}/") for k in arrays)
+            assign_model(model, arrays, role if has_role or role != "G_ema" else "G")
+    return int(arrays.get(STEP_KEY, 0))
