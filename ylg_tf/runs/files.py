@@ -160,7 +160,29 @@ class atomic_directory:  # noqa: N801 - used like a function, in a `with`
             return
         if self.replace:
             remove_tree(self.path)
-        tf.io.gfile.rename(self.scratch, self.path)
+        _move_tree(self.scratch, self.path)
+
+
+def _move_tree(source: str, target: str) -> None:
+    """Renames a directory: in one step on a local disk; object by object on object stores
+    (whose directories are name prefixes: `gs://` renames each object anyway, `ram://` only
+    renames the name it is given)."""
+    if not is_url(source) or source.startswith("file://"):
+        tf.io.gfile.rename(source, target)
+        return
+    for directory, _, names in tf.io.gfile.walk(source):
+        relative = directory[len(source) :].strip("/")
+        makedirs(join(target, relative) if relative else target)
+        for name in names:
+            path = join(directory, name)
+            if not tf.io.gfile.exists(path):  # `ram://` lists `assets/.extra` for `assets.extra`
+                continue
+            parts = [relative, name] if relative else [name]
+            tf.io.gfile.rename(path, join(target, *parts), overwrite=True)
+    try:
+        remove_tree(source)  # what is left: empty directory markers
+    except tf.errors.NotFoundError:
+        pass
 
 
 def as_path(path: str | os.PathLike) -> str | Path:
