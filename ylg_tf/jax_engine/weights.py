@@ -93,7 +93,10 @@ def assign_model(model: keras.Model, arrays: dict[str, np.ndarray], role: str) -
     for variable in model.weights:
         value = arrays[_key(role, model, variable)]
         if value.shape != tuple(variable.shape):
-            raise ValueError(f"{variable.path}: file shape {value.shape}, model {variable.shape}.")
+            raise ValueError(
+                f"{variable.path}: the weight file holds shape {value.shape}, the model "
+                f"{tuple(variable.shape)}; build the model from the run's own config."
+            )
         variable.assign(value)
 
 
