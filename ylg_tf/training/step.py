@@ -66,9 +66,11 @@ class ReplicatedStep:
         return z[start : start + local_batch]
 
     @staticmethod
-    def _apply(optimizer, tape: tf.GradientTape, loss, model: keras.Model) -> None:
-        scaled = optimizer.scale_loss(loss)  # identity unless a LossScaleOptimizer
-        gradients = tape.gradient(scaled, model.trainable_variables)
+    def _apply(optimizer, tape: tf.GradientTape, scaled_loss, model: keras.Model) -> None:
+        """One update from `scaled_loss`, which `optimizer.scale_loss` scaled inside `tape`: the
+        tape must see the scaling, or a `LossScaleOptimizer` gets None gradients. It unscales
+        them and skips the update (halving its scale) when they overflowed."""
+        gradients = tape.gradient(scaled_loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
 
     def _replica_step(self, batches):
@@ -84,14 +86,16 @@ class ReplicatedStep:
                     discriminator_hinge_loss(real_logits, fake_logits),
                     global_batch_size=global_batch,
                 )
-            self._apply(self.d_optimizer, tape, d_loss, D)
+                scaled = self.d_optimizer.scale_loss(d_loss)  # identity unless float16
+            self._apply(self.d_optimizer, tape, scaled, D)
         z = self._latents(len(batches), tf.shape(images)[0])
         with tf.GradientTape() as tape:
             g_logits = D((G((z, labels), training=True), labels), training=True)
             g_loss = tf.nn.compute_average_loss(
                 generator_hinge_loss(g_logits), global_batch_size=global_batch
             )
-        self._apply(self.g_optimizer, tape, g_loss, G)
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        self._apply(self.g_optimizer, tape, scaled, G)
         if self.ema_generator is not None:
             train = self.config.train
             update_ema(

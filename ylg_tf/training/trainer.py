@@ -152,7 +152,7 @@ class GANTrainer:
                 values = self.checkpoints.run(self.train_step, iterator, tf.constant(chunk))
                 metrics = {k: float(v) for k, v in values.items()}
                 step = int(self.step.numpy())
-                if not all(np.isfinite(list(metrics.values()))):
+                if not all(np.isfinite(list(metrics.values()))) and not self._overflow(step):
                     raise NonFiniteLossError(
                         f"Non-finite loss at step {step}: {metrics}. The last good checkpoint is "
                         f"{self.checkpoints.latest} and was left as it is; try lower learning "
@@ -163,6 +163,25 @@ class GANTrainer:
                     self._stop(step, signals.received)
         self.summaries.flush()
         return metrics
+
+    def _overflow(self, step: int) -> bool:
+        """Whether a non-finite loss is a float16 overflow that the loss scalers skipped.
+
+        A `LossScaleOptimizer` skips an update whose gradients overflowed and halves its scale;
+        training goes on. Only a scale driven below 1 (it keeps overflowing) means divergence.
+        """
+        if self.config.train.mixed_precision != "float16":
+            return False
+        scale = min(float(o.dynamic_scale.numpy()) for o in (self.g_optimizer, self.d_optimizer))
+        if scale < 1.0:
+            return False
+        logging.warning(
+            "Non-finite loss at step %d under float16: the loss scaler skipped that update "
+            "(loss scale now %g).",
+            step,
+            scale,
+        )
+        return True
 
     def _at_boundary(self, step: int, total: int, metrics, progress) -> None:
         train = self.config.train
