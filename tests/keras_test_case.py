@@ -20,6 +20,8 @@ import tensorflow as tf
 from absl.testing import parameterized
 from keras import ops, tree
 
+from ylg_tf.layers import SpectralNormalization
+
 MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 
@@ -48,6 +50,29 @@ def perturb_weights(layer: keras.layers.Layer, seed: int = 0) -> None:
     for weight in layer.weights:
         value = to_numpy(weight)
         weight.assign(value + rng.uniform(0.05, 0.2, size=value.shape).astype(value.dtype))
+
+
+FLOAT16_MAX = 65504.0
+
+
+def overflowing_attention_inputs(layer: keras.layers.Layer, make_inputs) -> np.ndarray:
+    """Inputs `make_inputs(scale)` whose unscaled attention logits overflow float16.
+
+    Sets the built `layer`'s query and key kernels to ones. Spectral normalization divides them
+    by sigma at every call, so the inputs are scaled by sigma: queries and keys then reach ~500
+    and their products ~250000, beyond float16's largest value (checked here).
+    """
+    for sublayer in (layer.query_conv, layer.key_conv):
+        kernel = sublayer.layer.kernel
+        kernel.assign(np.ones(kernel.shape, "float32"))
+    normalized_one = float(np.ravel(to_numpy(layer.query_conv.normalized_kernel()))[0])
+    inputs = make_inputs(60.0 / normalized_one)
+    queries = to_numpy(layer.query_conv(inputs)).astype("float32")
+    keys = to_numpy(layer.key_conv(inputs)).astype("float32")
+    largest_logit = np.abs(queries).max() * np.abs(keys).max()
+    if not largest_logit > 4 * FLOAT16_MAX:
+        raise AssertionError(f"logits up to {largest_logit:.0f} would not overflow float16")
+    return inputs
 
 
 class TestCase(parameterized.TestCase):
@@ -179,8 +204,8 @@ class TestCase(parameterized.TestCase):
         for sublayer in layer._flatten_layers(include_self=False):
             self.assertEqual(policy.variable_dtype, sublayer.variable_dtype, sublayer.name)
             # The spectral-norm wrappers compute their normalization in float32 on purpose
-            # (see `ylg_tf.layers._common.sn_conv`); the layers they wrap follow the policy.
-            if not isinstance(sublayer, keras.layers.SpectralNormalization):
+            # (see `ylg_tf.layers.spectral`); the layers they wrap follow the policy.
+            if not isinstance(sublayer, SpectralNormalization):
                 self.assertEqual(policy.compute_dtype, sublayer.compute_dtype, sublayer.name)
 
     def run_model_saving_test(

@@ -36,7 +36,7 @@ def _build(layer, x, latents, gate=0.7):
 
 
 def _kernel(sn_layer):
-    return to_numpy(sn_layer.layer.kernel).astype("float64")
+    return to_numpy(sn_layer.normalized_kernel()).astype("float64")
 
 
 def np_position_encoding(height, width, channels):

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 from distribute_util import two_cpu_strategy
-from keras_test_case import TestCase, to_numpy
+from keras_test_case import TestCase, overflowing_attention_inputs, to_numpy
 
 from ylg_tf.layers import SparseAttention2D
 from ylg_tf.layers.blocked_attention import build_plan, dense_masks
@@ -213,14 +213,10 @@ class BlockedAttentionTest(TestCase):
         previous = keras.config.dtype_policy()
         keras.mixed_precision.set_global_policy(policy)
         try:
-            # Unscaled dot products of ~500-sized queries and keys overflow float16; the scores
-            # are computed in float32.
-            x = _inputs((6, 10), scale=60.0)
+            # The scores are computed in float32, so logits beyond float16's range are fine.
             layer = SparseAttention2D("ylg", implementation="blocked")
-            layer.build(x.shape)
-            for sublayer in (layer.query_conv, layer.key_conv):
-                kernel = sublayer.layer.kernel
-                kernel.assign(np.ones(kernel.shape, "float32"))
+            layer.build(_inputs((6, 10)).shape)
+            x = overflowing_attention_inputs(layer, lambda scale: _inputs((6, 10), scale=scale))
             outputs, probs = layer(x, training=False, return_attention_scores=True)
         finally:
             keras.mixed_precision.set_global_policy(previous)

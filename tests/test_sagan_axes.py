@@ -7,6 +7,7 @@ import pytest
 from keras import ops
 
 from ylg_tf import models
+from ylg_tf.layers import SpectralNormalization
 from ylg_tf.training import GANTrainer, default_config, make_strategy, validate
 
 NUM_CLASSES = 10
@@ -122,7 +123,7 @@ def _wrappers(model):
     return [
         layer
         for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, keras.layers.SpectralNormalization)
+        if isinstance(layer, SpectralNormalization)
     ]
 
 
