@@ -8,13 +8,12 @@ classifier, step, ...). The EMA generator is scored when the run kept one.
 """
 
 import json
-import sys
 
 from absl import app, flags
 
+from ylg_tf.cli import app as cli_app
 from ylg_tf.evaluation import evaluate_run
 from ylg_tf.runs import files
-from ylg_tf.runs.checkpoints import CheckpointError
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
 _NUM_SAMPLES = flags.DEFINE_integer(
@@ -39,10 +38,7 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of latents and labels.")
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        _run()
-    except (FileNotFoundError, FileExistsError, CheckpointError) as error:
-        sys.exit(f"ylg-eval: {error}")  # one line: the user's to fix, not a traceback
+    _run()
 
 
 def _run() -> None:
@@ -62,7 +58,7 @@ def _run() -> None:
 
 
 def run() -> None:
-    app.run(main)
+    cli_app.run(main, __name__)
 
 
 if __name__ == "__main__":

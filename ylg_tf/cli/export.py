@@ -7,12 +7,10 @@ Writes `<workdir>/export/<step>/` (a numbered version directory) with the signat
 (`serving_default`), `sample` and `attention`; see README.md for serving it.
 """
 
-import sys
-
 from absl import app, flags
 
+from ylg_tf.cli import app as cli_app
 from ylg_tf.export import export_run
-from ylg_tf.runs.checkpoints import CheckpointError
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).")
@@ -23,10 +21,7 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Replace an existing export o
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        _run()
-    except (FileNotFoundError, FileExistsError, CheckpointError) as error:
-        sys.exit(f"ylg-export: {error}")  # one line: the user's to fix, not a traceback
+    _run()
 
 
 def _run() -> None:
@@ -38,7 +33,7 @@ def _run() -> None:
 
 
 def run() -> None:
-    app.run(main)
+    cli_app.run(main, __name__)
 
 
 if __name__ == "__main__":

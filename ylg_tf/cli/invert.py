@@ -7,12 +7,10 @@ Writes `inversion.npz`, `loss_curve.csv` / `.png` and `image_<k>.png` (target | 
 saliency per head) to `--outdir` (default `<workdir>/inversion/<method>`).
 """
 
-import sys
-
 from absl import app, flags, logging
 
+from ylg_tf.cli import app as cli_app
 from ylg_tf.inversion import METHODS, invert_run, progress_logger
-from ylg_tf.runs.checkpoints import CheckpointError
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
 _STEP = flags.DEFINE_integer("step", 0, "Checkpoint step; 0 = the latest.")
@@ -50,9 +48,7 @@ def main(argv: list[str]) -> None:
             patience=_PATIENCE.value,
             seed=_SEED.value,
         )
-    except (FileNotFoundError, CheckpointError) as error:
-        sys.exit(f"ylg-invert: {error}")  # one line: the user's to fix, not a traceback
-    except ValueError as error:
+    except ValueError as error:  # a bad flag value: a usage error (exit code 1, short)
         raise app.UsageError(str(error)) from error
     for note in inversion.notes:
         print(note)
@@ -67,7 +63,7 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    app.run(main)
+    cli_app.run(main, __name__)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import os
 
 from absl import app, flags
 
+from ylg_tf.cli import app as cli_app
 from ylg_tf.masks import LAYOUT_NAMES
 from ylg_tf.masks.report import write_report
 
@@ -51,7 +52,7 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    app.run(main)
+    cli_app.run(main, __name__)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,11 @@ Grids go to `<workdir>/samples/step_<step>_truncation_<t>.png` (a row per class)
 threshold to `<workdir>/eval/truncation_sweep.json` and `.png`.
 """
 
-import sys
-
 from absl import app, flags
 
+from ylg_tf.cli import app as cli_app
 from ylg_tf.evaluation import truncation_sweep_run
 from ylg_tf.evaluation.runs import DEFAULT_SWEEP
-from ylg_tf.runs.checkpoints import CheckpointError
 from ylg_tf.sampling import sample_run, truncation_label
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
@@ -38,10 +36,7 @@ _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Sweep: cache (as for ylg-ev
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        _run()
-    except (FileNotFoundError, FileExistsError, CheckpointError) as error:
-        sys.exit(f"ylg-sample: {error}")  # one line: the user's to fix, not a traceback
+    _run()
 
 
 def _run() -> None:
@@ -76,7 +71,7 @@ def _run() -> None:
 
 
 def run() -> None:
-    app.run(main)
+    cli_app.run(main, __name__)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,16 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from ylg_tf.runs.checkpoints import CheckpointError
+from ylg_tf.cli import app as cli_app
 from ylg_tf.runs.lock import RunLockedError
-from ylg_tf.training import STRATEGIES, GANTrainer, TrainingInterrupted, make_strategy
+from ylg_tf.runs.validation import validate
+from ylg_tf.training import (
+    STRATEGIES,
+    GANTrainer,
+    NonFiniteLossError,
+    TrainingInterrupted,
+    make_strategy,
+)
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Run config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
@@ -31,17 +38,20 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if _CONFIG.value is None:
         raise app.UsageError("--config is required, e.g. experiments/configs/ylg_digits32.py")
-    strategy = make_strategy(_STRATEGY.value, tpu=_TPU.value, cpu_replicas=_CPU_REPLICAS.value)
+    validate(_CONFIG.value)  # before anything is built or printed
     logging.info("Config:\n%s", _CONFIG.value)
+    strategy = make_strategy(_STRATEGY.value, tpu=_TPU.value, cpu_replicas=_CPU_REPLICAS.value)
     try:
         trainer = GANTrainer(_CONFIG.value, strategy, _WORKDIR.value)
-    except (RunLockedError, CheckpointError) as error:
-        sys.exit(f"ylg-train: {error}")
+    except RunLockedError as error:
+        cli_app.fail(str(error))
     try:
         trainer.train()
     except TrainingInterrupted as stop:
         print(stop, flush=True)
         sys.exit(128 + stop.signum)
+    except NonFiniteLossError as error:
+        cli_app.fail(str(error))
     finally:
         trainer.close()
     run_dir = trainer.run_dir
@@ -51,7 +61,7 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-    app.run(main)
+    cli_app.run(main, __name__)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""Every installed binary: `--help` shows its own docstring and flags, bad input one short line.
+
+TensorFlow's C++ runtime prints a few lines of its own while loading (before Python's logging is
+set up, so `TF_CPP_MIN_LOG_LEVEL` cannot hide them all); they are left out of the line counts.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RUNTIME_NOISE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} )")
+
+#: Each binary, a flag only it has, and bad input with a word the answer must contain.
+BINARIES = {
+    "ylg-train": ("--cpu_replicas", ["--config=experiments/configs/ylg_digits32.py",
+                                     "--workdir=unused", "--config.train.stepz=3"], "steps"),
+    "ylg-eval": ("--num_samples", ["--workdir=no/such/run"], "config.json"),
+    "ylg-sample": ("--truncations", ["--workdir=no/such/run"], "config.json"),
+    "ylg-export": ("--overwrite", ["--workdir=no/such/run"], "config.json"),
+    "ylg-invert": ("--restarts", ["--workdir=no/such/run", "--from_samples=1"], "config.json"),
+    "ylg-masks": ("--layouts", ["--layouts=ylg,nope"], "nope"),
+}  # fmt: skip
+
+
+def _run(binary: str, *args: str) -> tuple[int, list[str]]:
+    result = subprocess.run(
+        [str(BIN / binary), *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    lines = (result.stdout + result.stderr).splitlines()
+    return result.returncode, [line for line in lines if not RUNTIME_NOISE.match(line)]
+
+
+@pytest.mark.parametrize("binary", sorted(BINARIES))
+def test_help_shows_the_docstring_and_own_flags(binary):
+    code, lines = _run(binary, "--help")
+    text = "\n".join(lines)
+    assert f"`{binary}`" in lines[0], text[:500]  # the module docstring's first line
+    assert BINARIES[binary][0] in text and "--debug" in text
+    assert "--helpfull" not in lines[0] and code in (0, 1)
+
+
+@pytest.mark.parametrize("binary", sorted(BINARIES))
+def test_bad_input_is_one_short_message(binary):
+    _, args, word = BINARIES[binary]
+    code, lines = _run(binary, *args)
+    text = "\n".join(lines)
+    assert code != 0
+    assert "Traceback" not in text and len(lines) <= 3, text
+    assert lines[0].startswith(f"{binary}: error: ") and word in text, text
+
+
+def test_debug_brings_the_traceback_back():
+    code, lines = _run("ylg-export", "--workdir=no/such/run", "--debug")
+    assert code != 0 and any(line.startswith("Traceback") for line in lines)

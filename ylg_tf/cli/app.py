@@ -1,0 +1,80 @@
+"""What every ylg_tf binary shares: help built from its own module, and short error messages.
+
+absl builds `--help` from `sys.modules["__main__"]`, which for an installed console script is
+pip's wrapper: without this, `ylg-train --help` shows an empty usage line and no flags. And an
+error a user can cause (a typo in a flag or config field, a missing file, a bad value) is
+printed as one `<binary>: error: ...` line instead of chained tracebacks; `--debug` brings the
+traceback back.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+from absl import app, flags
+
+_DEBUG = flags.DEFINE_bool("debug", False, "On errors, show the full Python traceback.")
+
+#: Errors a user causes while running: bad values (the library's ValueErrors name the field or
+#: flag and what is accepted) and missing or unreadable files.
+USER_ERRORS = (ValueError, OSError)
+#: While flags are parsed, also what a config file or a `--config.x=` override raises for a typo.
+PARSE_ERRORS = (*USER_ERRORS, KeyError, AttributeError, TypeError)
+
+
+def run(main: Callable[[list[str]], None], module_name: str) -> None:
+    """Runs `main` like `absl.app.run`, with `module_name`'s docstring and flags as `--help`."""
+    module = sys.modules[module_name]
+    sys.modules["__main__"].__doc__ = module.__doc__
+    for flag in flags.FLAGS.get_key_flags_for_module(module_name):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    for flag in flags.FLAGS.get_key_flags_for_module(__name__):  # --debug
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    app.run(_guarded(main), flags_parser=_parse_flags)
+
+
+def _program() -> str:
+    return os.path.basename(sys.argv[0]) or "ylg"
+
+
+def fail(message: str, exit_code: int = 1) -> None:
+    """Prints `<binary>: error: message` on stderr and exits."""
+    sys.stderr.write(f"{_program()}: error: {message}\n")
+    sys.exit(exit_code)
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl's parsing, with config-override and flag errors as one line (exit code 2)."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        fail(f"{error}\nTry --help.", 2)
+    except PARSE_ERRORS as error:  # ml_collections config files and `--config.x=` overrides
+        if "--debug" in argv:
+            raise
+        fail(_message(error), 2)
+    return []  # not reached
+
+
+def _guarded(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+    def guarded(argv: list[str]) -> None:
+        try:
+            main(argv)
+        except app.UsageError as error:  # absl would print the whole --help text first
+            fail(f"{error}\nTry --help.", 2)
+        except USER_ERRORS as error:
+            if _DEBUG.value:
+                raise
+            fail(f"{_message(error)}\n(run with --debug for the traceback)")
+
+    return guarded
+
+
+def _message(error: BaseException) -> str:
+    """The exception's own text: KeyError and AttributeError quote it, ml_collections nests it."""
+    text = str(error.args[0]) if len(error.args) == 1 else str(error)
+    while text.startswith(("'", '"')) and text.endswith(("'", '"')) and len(text) > 1:
+        text = text[1:-1]
+    return text.replace("\\n", " ").replace("\\'", "'").replace("\n", " ")
