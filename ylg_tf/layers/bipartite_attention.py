@@ -105,7 +105,8 @@ class BipartiteAttention(keras.layers.Layer):
             position encoding depends on them), channels a multiple of 4 and of `heads`.
         latents: `[batch, num_latents, latent_dim]`, e.g. a linear map of z (the generator
             derives them; the layer holds only their learned position embeddings).
-        training: in training mode the spectral-norm power iterations run and update kernels.
+        training: in training mode each spectral-norm power iteration advances its vector u
+            (the kernels themselves are never rewritten).
         return_attention_scores: also return the latent -> image attention probabilities.
 
     Returns:

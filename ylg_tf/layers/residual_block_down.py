@@ -34,7 +34,8 @@ class ResidualBlockDown(keras.layers.Layer):
 
     Call arguments:
         inputs: `[batch, height, width, channels]`, height and width even if `downsample`.
-        training: spectral-norm power iterations update the kernels when True.
+        training: when True each spectral-norm power iteration advances its vector u (the
+            kernels themselves are never rewritten).
 
     Returns:
         `[batch, height / 2, width / 2, filters]` if `downsample`, else

@@ -37,8 +37,9 @@ class SelfAttention2D(keras.layers.Layer):
     Call arguments:
         inputs: `[batch, height, width, channels]`, height and width even, channels a
             multiple of 8.
-        training: in training mode the spectral-norm power iteration runs and updates the
-            kernels (Keras's `SpectralNormalization` behaviour).
+        training: in training mode each spectral-norm power iteration advances its vector u;
+            the kernels stay W and the layers compute with W / sigma (unlike Keras's
+            `SpectralNormalization`, which writes W / sigma back into the kernel).
         return_attention_scores: also return the attention probabilities.
 
     Returns:

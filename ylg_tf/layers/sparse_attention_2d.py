@@ -83,7 +83,8 @@ class SparseAttention2D(keras.layers.Layer):
 
     Call arguments:
         inputs: `[batch, height, width, channels]` with static, even height and width.
-        training: in training mode the spectral-norm power iterations run and update kernels.
+        training: in training mode each spectral-norm power iteration advances its vector u
+            (the kernels themselves are never rewritten).
         return_attention_scores: also return the attention probabilities.
 
     Returns:
