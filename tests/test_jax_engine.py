@@ -172,10 +172,11 @@ def _assert_states_match(actual: dict, expected: dict, lr: float, what: str) -> 
         assert difference.max() <= 2 * lr, (what, key)
         if _feeds_batch_norm(key):
             continue
-        # Adam's first steps turn a near-zero gradient's float noise into a step of up to lr,
-        # whose size depends on the reduction order: allow that in a few elements per tensor.
+        # Adam's first steps turn a near-zero gradient's float noise (e.g. the embedding row of a
+        # class absent from the batch) into a step of up to lr, whose size depends on the
+        # reduction order: allow that in a few elements per tensor.
         off = difference > 2e-5 + 1e-4 * np.abs(value)
-        assert off.mean() <= 1e-3, (what, key, int(off.sum()), float(difference.max()))
+        assert off.sum() <= max(2, 1e-3 * off.size), (what, key, int(off.sum()), difference.max())
 
 
 @pytest.mark.slow
