@@ -261,8 +261,8 @@ QUICKSTART = [
     (
         "code",
         """
-        from ylg_tf.training import GANTrainer, make_strategy
         from ylg_tf.runs.config import import_file
+        from ylg_tf.training import GANTrainer, make_strategy
 
         digits32 = import_file(ROOT / "experiments" / "configs" / "ylg_digits32.py")
         config = digits32.get_config("runlocal=True" if SMOKE else None)
@@ -420,8 +420,8 @@ INVERSION_DEMO = [
     (
         "code",
         """
-        from ylg_tf.training import GANTrainer, make_strategy
         from ylg_tf.runs.config import import_file
+        from ylg_tf.training import GANTrainer, make_strategy
 
         if not (WORKDIR / "checkpoints").is_dir():  # otherwise: the run there, as trained
             digits32 = import_file(ROOT / "experiments" / "configs" / "ylg_digits32.py")

@@ -58,7 +58,7 @@ def test_paper_setup_on_every_profile(hardware, variant):
     config = load(f"hardware={hardware},variant={variant}")
     validate(config)
     data, model, train = config.data, config.model, config.train
-    # REFERENCE.md §1: ImageNet 128x128, batch 256, 1M steps, TTUR Adam (beta1 0), z dim 128
+    # docs/background.md, Training: ImageNet 128, batch 256, 1M steps, TTUR Adam, z dim 128
     assert (data.name, data.resolution, data.split) == ("imagenet2012", 128, "train")
     assert model.variant == variant and model.z_dim == 128
     assert model.g_base_channels == model.d_base_channels == 64

@@ -1,4 +1,4 @@
-"""Standing batch-norm statistics: a float64 NumPy reference on a two-BN model, and the generator."""
+"""Standing batch-norm statistics: a float64 NumPy reference on a two-BN model; the generator."""
 
 import keras
 import numpy as np
@@ -37,7 +37,9 @@ def _reference(model, batches, batch_size, z_dim, seed):
         h1 = z @ w1 + b1
         m1, v1 = h1.mean(0), h1.var(0)
         h2 = ((h1 - m1) / np.sqrt(v1 + 1e-3) * gamma + beta) @ w2 + b2
-        for key, value in zip(("m1", "v1", "m2", "v2"), (m1, v1, h2.mean(0), h2.var(0))):
+        for key, value in zip(
+            ("m1", "v1", "m2", "v2"), (m1, v1, h2.mean(0), h2.var(0)), strict=True
+        ):
             stats[key].append(value)
     return {key: np.mean(values, axis=0) for key, values in stats.items()}
 

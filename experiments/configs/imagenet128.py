@@ -1,6 +1,6 @@
 """The paper's run: class-conditional ImageNet 128x128, global batch 256, 1M steps.
 
-SAGAN / YLG settings of ../shared/REFERENCE.md §1: hinge loss, spectral norm in G and D,
+SAGAN / YLG settings (docs/background.md, Training): hinge loss, spectral norm in G and D,
 conditional BN, projection D, z dim 128, base channels 64, attention after the 32x32 block of G
 and D, TTUR Adam (G 1e-4, D 4e-4, beta1 0, beta2 0.9; the YLG code left beta2 at 0.999:
 `--config.train.beta2=0.999`), one D step per G step. Plus an EMA generator (BigGAN's 0.9999 from
@@ -82,7 +82,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     train.steps_per_call = profile["steps_per_call"]
     train.log_every = 100
     train.sample_every = 5_000
-    train.checkpoint_every = 2_000  # about an hour on 8 V100s (~2.3 s/step, REFERENCE.md §1)
+    train.checkpoint_every = 2_000  # about an hour on 8 V100s (~2.3 s/step: 27 days for 1M)
     train.keep_checkpoints = 5
 
     config.eval.every = 50_000

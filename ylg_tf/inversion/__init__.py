@@ -2,7 +2,8 @@
 
 `invert` is the driver, `METHODS` its losses, `saliency_maps` D's per-head saliency, `Lookahead`
 the optimizer wrapper, `load_target` reads any image file, `write_inversion` writes the outputs,
-and `invert_run` does all of it for a training run (what `ylg-invert` calls). REFERENCE.md §2.
+and `invert_run` does all of it for a training run (what `ylg-invert` calls). Definitions:
+docs/background.md, Inversion.
 """
 
 from ylg_tf.inversion.driver import InversionResult, invert

@@ -59,7 +59,7 @@ def default_config() -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.steps = 2000
     config.train.batch_size = 64  # global batch, split over replicas
-    # TTUR (REFERENCE.md §1): g_lr = 1e-4, d_lr = 4e-4, d_steps = 1. SAGAN's "1:1 balanced
+    # TTUR (docs/background.md): g_lr = 1e-4, d_lr = 4e-4, d_steps = 1. SAGAN's "1:1 balanced
     # updates" baseline with equal learning rates (Figures 3/4): g_lr = d_lr = 1e-4, d_steps = 1.
     config.train.d_steps = 1  # D updates per G update
     config.train.g_lr = 1e-4
@@ -68,6 +68,9 @@ def default_config() -> ml_collections.ConfigDict:
     config.train.beta2 = 0.9
     config.train.ema_decay = 0.999  # 0 disables the EMA generator
     config.train.ema_start = 0  # step from which the EMA averages
+    # The EMA generator's own batch-norm statistics ("standing statistics", BigGAN): averaged over
+    # this many batches in training mode before it is sampled, scored or saved; 0 = the raw G's.
+    config.train.ema_standing_batches = 16
     config.train.steps_per_call = 1  # train steps per tf.function call (raise on accelerators)
     config.train.mixed_precision = ""  # "", "bfloat16" or "float16"
     config.train.deterministic = False  # tf.config.experimental.enable_op_determinism
