@@ -20,17 +20,32 @@ def attention_grid(probs: np.ndarray, key_hw: tuple[int, int]) -> np.ndarray:
 
 
 class Progress:
-    """Logs steps/s, images/s and the ETA, measured between consecutive reports."""
+    """Logs steps/s and images/s between consecutive reports, and the ETA at the steady rate.
+
+    The first report's interval includes tracing and compiling the training step (minutes for
+    a run whose steps then take milliseconds), so the ETA is taken from the mean rate since that
+    first report; until a second report exists it reads "after warm-up".
+    """
 
     def __init__(self, total_steps: int, global_batch: int, first_step: int) -> None:
         self.total_steps, self.global_batch = total_steps, global_batch
         self._last_step, self._last_time = first_step, time.perf_counter()
+        self._warm: tuple[int, float] | None = None  # (step, time) at the end of warm-up
 
     def report(self, step: int, metrics: dict[str, float]) -> float:
+        """Logs a progress line for `step` and returns the steps/s since the previous report."""
         now = time.perf_counter()
         rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
         self._last_step, self._last_time = step, now
-        eta = (self.total_steps - step) / rate if rate > 0 else float("inf")
+        if step >= self.total_steps:
+            eta = _duration(0.0)
+        elif self._warm is None:
+            self._warm = (step, now)
+            eta = "after warm-up"
+        else:
+            warm_step, warm_time = self._warm
+            steady = (step - warm_step) / max(now - warm_time, 1e-9)
+            eta = _duration((self.total_steps - step) / steady if steady > 0 else float("inf"))
         values = " ".join(f"{k} {v:.3f}" for k, v in metrics.items())
         logging.info(
             "step %d/%d (%.0f%%) | %.2f steps/s, %.0f img/s | ETA %s | %s",
@@ -39,7 +54,7 @@ class Progress:
             100.0 * step / self.total_steps,
             rate,
             rate * self.global_batch,
-            _duration(eta),
+            eta,
             values,
         )
         return rate
