@@ -40,7 +40,7 @@ def test_help_shows_the_docstring_and_own_flags(binary):
     code, lines = _run(binary, "--help")
     text = "\n".join(lines)
     assert f"`{binary}`" in lines[0], text[:500]  # the module docstring's first line
-    assert BINARIES[binary][0] in text and "--debug" in text
+    assert BINARIES[binary][0] in text and "--[no]debug" in text
     assert "--helpfull" not in lines[0] and code in (0, 1)
 
 

@@ -110,10 +110,15 @@ def test_mirrored_first_update_equals_single_device(tmp_path):
     changed = 0
     for path, start in initial.items():
         a, b = after_single[path], after_mirrored[path]
+        lr = config.train.g_lr if path.startswith("G/") else config.train.d_lr
         if _feeds_batch_norm(path):
-            assert np.abs(a - b).max() <= 2 * config.train.g_lr, path
+            assert np.abs(a - b).max() <= 2 * lr, path
             continue
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=path)
+        # Adam's first step is +-lr whatever the gradient's size, so the rare element whose
+        # gradient is within float noise of 0 (spectral norm's two gradient terms cancelling)
+        # may step either way per reduction order: at most 0.1% of a weight, by at most 2 lr.
+        off = ~np.isclose(a, b, rtol=1e-4, atol=1e-5)
+        assert off.mean() <= 1e-3 and np.abs(a - b)[off].max(initial=0) <= 2 * lr, path
         changed += not np.allclose(a, start)
     assert changed > len(initial) // 2
 

@@ -66,7 +66,7 @@ ARMS["sn_gd_equal_lr"] = Arm(
     {"model.variant": "no_attention", "train.d_lr": 1e-4},
 )
 
-#: Each study's arms, in table order, with the paper's ImageNet 128x128 result (REFERENCE.md §1;
+#: Each study's arms, in table order, with the paper's ImageNet 128x128 result (docs/background.md;
 #: FID / IS at 1M steps unless it says otherwise; "" where the paper has none).
 STUDIES = {
     "variants": {

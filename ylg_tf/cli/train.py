@@ -10,9 +10,11 @@ number; a second Ctrl-C exits at once. `--workdir` may be a URL such as `gs://bu
 
 import sys
 
+import keras
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from ylg_tf import jax_engine
 from ylg_tf.cli import app as cli_app
 from ylg_tf.runs.lock import RunLockedError
 from ylg_tf.runs.validation import validate
@@ -28,6 +30,13 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Run config file.", lo
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
 _STRATEGY = flags.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy.")
 _TPU = flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
+_ENGINE = flags.DEFINE_enum(
+    "engine",
+    "tf",
+    ("tf", "jax"),
+    "tf: tf.distribute (--strategy). jax: Keras's JAX backend over every JAX device, for TPU VMs "
+    "and GPUs through JAX (needs KERAS_BACKEND=jax in the environment).",
+)
 _CPU_REPLICAS = flags.DEFINE_integer(
     "cpu_replicas", 0, "With --strategy=mirrored and no GPUs: logical CPU replicas."
 )
@@ -40,6 +49,9 @@ def main(argv: list[str]) -> None:
         raise app.UsageError("--config is required, e.g. experiments/configs/ylg_digits32.py")
     validate(_CONFIG.value)  # before anything is built or printed
     logging.info("Config:\n%s", _CONFIG.value)
+    if _ENGINE.value == "jax":
+        _train_with_jax()
+        return
     strategy = make_strategy(_STRATEGY.value, tpu=_TPU.value, cpu_replicas=_CPU_REPLICAS.value)
     try:
         trainer = GANTrainer(_CONFIG.value, strategy, _WORKDIR.value)
@@ -58,6 +70,20 @@ def main(argv: list[str]) -> None:
     print(f"Samples:     {run_dir.samples}")
     print(f"Checkpoints: {run_dir.checkpoints} (latest {trainer.checkpoints.latest})")
     print(f"TensorBoard: tensorboard --logdir {run_dir.logs}")
+
+
+def _train_with_jax() -> None:
+    if keras.backend.backend() != "jax":
+        cli_app.fail(
+            f"--engine=jax needs Keras's JAX backend, but Keras runs on {keras.backend.backend()!r}"
+            ": run it as KERAS_BACKEND=jax ylg-train ... --engine=jax.",
+            2,
+        )
+    metrics = jax_engine.train(_CONFIG.value, _WORKDIR.value)
+    print("Last step: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+    print(
+        f"Checkpoints: {_WORKDIR.value}/jax_checkpoints (TF engine: ylg_tf.jax_engine.load_models)"
+    )
 
 
 def run() -> None:

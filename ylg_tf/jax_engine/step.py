@@ -16,15 +16,7 @@ import jax
 import jax.numpy as jnp
 import keras
 
-
-def discriminator_hinge_loss(real_logits, fake_logits):
-    """Batch mean of `relu(1 - D(x)) + relu(1 + D(G(z)))`."""
-    return jnp.mean(jax.nn.relu(1.0 - real_logits) + jax.nn.relu(1.0 + fake_logits))
-
-
-def generator_hinge_loss(fake_logits):
-    """Batch mean of `-D(G(z))`."""
-    return -jnp.mean(fake_logits)
+from ylg_tf.training.losses import discriminator_hinge_loss, generator_hinge_loss
 
 
 @dataclasses.dataclass
@@ -91,14 +83,14 @@ def make_train_step(
             return real_logits, D((fake, labels), training=True)
 
         (real, fake), values = run_models({**values, "d_trainable": d_trainable}, forward)
-        return discriminator_hinge_loss(real, fake), (values, real, fake)
+        return jnp.mean(discriminator_hinge_loss(real, fake)), (values, real, fake)
 
     def g_loss(g_trainable, values, labels, z):
         def forward():
             return D((G((z, labels), training=True), labels), training=True)
 
         logits, values = run_models({**values, "g_trainable": g_trainable}, forward)
-        return generator_hinge_loss(logits), values
+        return jnp.mean(generator_hinge_loss(logits)), values
 
     def update(optimizer, key, gradients, values, optimizer_values):
         # The optimizer updates the values after the forward pass (those a layer may have

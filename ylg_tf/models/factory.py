@@ -11,6 +11,7 @@ import numpy as np
 
 from ylg_tf.models.discriminator import Discriminator
 from ylg_tf.models.generator import Generator
+from ylg_tf.models.seeding import seed_weights
 
 #: `config.model.spectral_norm` -> whether G's layers are spectral-normalized (D's always are).
 SPECTRAL_NORM = {"g_and_d": True, "d_only": False}
@@ -28,7 +29,9 @@ def generator_spectral_norm(setting: str) -> bool:
 def build_generator(
     config: ml_collections.ConfigDict, num_classes: int, synchronized_bn: bool = False, name="G"
 ) -> Generator:
-    """The generator of `config`, with its weights created (called once on zeros)."""
+    """The generator of `config`, its weights created (called once on zeros) and seeded per
+    weight path from `config.seed` (`seed_weights`: ablation arms share what they have alike;
+    an EMA copy starts equal to G)."""
     model = config.model
     generator = Generator(
         resolution=config.data.resolution,
@@ -44,13 +47,14 @@ def build_generator(
         name=name,
     )
     generator((np.zeros((2, model.z_dim), "float32"), np.zeros((2,), "int32")))
+    seed_weights(generator, f"{config.seed}/G")
     return generator
 
 
 def build_discriminator(
     config: ml_collections.ConfigDict, num_classes: int, name="D"
 ) -> Discriminator:
-    """The discriminator of `config`, with its weights created (called once on zeros)."""
+    """The discriminator of `config`, its weights created and seeded like `build_generator`'s."""
     resolution = config.data.resolution
     discriminator = Discriminator(
         resolution=resolution,
@@ -62,4 +66,5 @@ def build_discriminator(
         name=name,
     )
     discriminator((np.zeros((2, resolution, resolution, 3), "float32"), np.zeros((2,), "int32")))
+    seed_weights(discriminator, f"{config.seed}/D")
     return discriminator

@@ -39,6 +39,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
         value = config.train[field]
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"config.train.{field}={value!r}; expected an integer >= 1.")
+    standing = config.train.ema_standing_batches
+    if isinstance(standing, bool) or not isinstance(standing, int) or standing < 0:
+        raise ValueError(
+            f"config.train.ema_standing_batches={standing!r}; expected an integer >= 0."
+        )
     if not 0.0 <= config.train.ema_decay < 1.0:
         raise ValueError(f"config.train.ema_decay={config.train.ema_decay!r}; expected [0, 1).")
     if "eval" in config:

@@ -24,6 +24,7 @@ from ylg_tf.runs.validation import validate
 from ylg_tf.training import monitor
 from ylg_tf.training.checkpointing import PREEMPTIBLE, TrainingCheckpoints
 from ylg_tf.training.signals import StopSignals, TrainingInterrupted
+from ylg_tf.training.standing_statistics import standing_statistics
 from ylg_tf.training.step import ReplicatedStep, make_optimizer
 from ylg_tf.training.strategy import is_chief
 from ylg_tf.training.summaries import RunSummaries
@@ -188,17 +189,38 @@ class GANTrainer:
         if step % train.log_every == 0 or step == total:
             progress.report(step, metrics)
             self.summaries.scalars(step, metrics)
-        if step % train.sample_every == 0 or step == total:
-            self.write_samples(step)
-        if step % train.checkpoint_every == 0 or step == total:
-            self.checkpoints.save(step)
         every = self.config.eval.every if "eval" in self.config else 0
-        if every and (step % every == 0 or step == total):
+        sample = step % train.sample_every == 0 or step == total
+        save = step % train.checkpoint_every == 0 or step == total
+        evaluate = every and (step % every == 0 or step == total)
+        if sample or save or evaluate:
+            self._standing_statistics(step)
+        if sample:
+            self.write_samples(step)
+        if save:
+            self.checkpoints.save(step)
+        if evaluate:
             self.evaluate(step)
+
+    def _standing_statistics(self, step: int) -> None:
+        """The EMA generator's own batch-norm statistics, before it is sampled, saved or scored
+        (`update_ema` copies the raw generator's every step)."""
+        batches = self.config.train.ema_standing_batches
+        if self.ema_generator is None or not batches:
+            return
+        standing_statistics(
+            self.ema_generator,
+            self.info.num_classes,
+            self.config.model.z_dim,
+            batches=batches,
+            batch_size=self.config.train.batch_size,
+            seed=self.config.seed + step,
+        )
 
     def _stop(self, step: int, signum: int) -> None:
         latest = self.checkpoints.latest
         if latest is None or not latest.endswith(f"ckpt-{step}"):
+            self._standing_statistics(step)
             latest = self.checkpoints.save(step)
         self.summaries.flush()
         name = signal.Signals(signum).name

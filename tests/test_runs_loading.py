@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ylg_tf.training.run import load_run, model_weights
+from ylg_tf.runs.loading import load_run, model_weights
 
 
 def _checkpoint_names(path):

@@ -1,0 +1,46 @@
+"""`ylg-train --engine=jax`: refused with a short message on the TensorFlow backend, and (slow) a
+two-step run under `KERAS_BACKEND=jax` that leaves a weight file either engine loads."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+YLG_TRAIN = Path(sys.executable).with_name("ylg-train")
+TINY = (
+    "--config=experiments/configs/ylg_digits32.py",
+    "--config.model.variant=no_attention",
+    "--config.model.g_base_channels=8",
+    "--config.model.d_base_channels=8",
+    "--config.model.z_dim=16",
+    "--config.train.batch_size=4",
+    "--config.train.steps=2",
+    "--config.eval.every=0",
+)
+
+
+def _train(tmp_path, backend):
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update(KERAS_BACKEND=backend, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    command = [str(YLG_TRAIN), *TINY, f"--workdir={tmp_path / 'run'}", "--engine=jax"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_jax_engine_needs_the_jax_backend(tmp_path):
+    result = _train(tmp_path, "tensorflow")
+    assert result.returncode == 2
+    assert "ylg-train: error: --engine=jax needs Keras's JAX backend" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_jax_engine_trains_through_the_binary(tmp_path):
+    result = _train(tmp_path, "jax")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Last step: d_loss" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "run" / "jax_checkpoints").iterdir())[-1].endswith(
+        ".npz"
+    )
