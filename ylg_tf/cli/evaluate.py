@@ -4,7 +4,8 @@
   ylg-eval --workdir=runs/imagenet128 --classifier=inception:/models/tfgan_inception
 
 Writes `<workdir>/eval/step_<step>.json` (fid, is, kid, kid_std, num_real, num_generated,
-classifier, step, ...). The EMA generator is scored when the run kept one.
+classifier, step, ...). The EMA generator is scored when the run kept one. Every flag is
+checked before the run is loaded or a classifier trained.
 """
 
 import json
@@ -13,11 +14,16 @@ from absl import app, flags
 
 from ylg_tf.cli import app as cli_app
 from ylg_tf.evaluation import evaluate_run
+from ylg_tf.evaluation.classifiers import resolve_classifier_spec
 from ylg_tf.runs import files
+from ylg_tf.sampling import parse_truncations
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
 _NUM_SAMPLES = flags.DEFINE_integer(
-    "num_samples", None, "Real and generated images (default: the run's config.eval)."
+    "num_samples",
+    None,
+    "Real and generated images (default: the run's config.eval.num_samples).",
+    lower_bound=1,
 )
 _CLASSIFIER = flags.DEFINE_string(
     "classifier",
@@ -28,11 +34,40 @@ _CLASSIFIER = flags.DEFINE_string(
 _CACHE_DIR = flags.DEFINE_string(
     "cache_dir", None, "Classifier and real-statistics cache (default <workdir>/../.ylg_cache)."
 )
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Images per generator/classifier call.")
-_STEP = flags.DEFINE_integer("step", None, "Checkpoint step to evaluate (default: the latest).")
+_BATCH_SIZE = flags.DEFINE_integer(
+    "batch_size",
+    None,
+    "Images per generator/classifier call (default: the run's config.eval.batch_size).",
+    lower_bound=1,
+)
+_STEP = flags.DEFINE_integer(
+    "step", None, "Checkpoint step to evaluate (default: the latest).", lower_bound=0
+)
 _RAW = flags.DEFINE_bool("raw", False, "Score the raw generator instead of the EMA one.")
-_TRUNCATION = flags.DEFINE_float("truncation", None, "Latent truncation threshold (default none).")
+_TRUNCATION = flags.DEFINE_float(
+    "truncation", None, "Latent truncation threshold, finite and > 0 (default: none)."
+)
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of latents and labels.")
+
+
+@flags.validator("truncation")
+def _valid_truncation(threshold: float | None) -> bool:
+    if threshold is not None:
+        try:
+            parse_truncations([threshold])
+        except ValueError as error:
+            raise flags.ValidationError(str(error)) from None
+    return True
+
+
+@flags.validator("classifier")
+def _valid_classifier(spec: str | None) -> bool:
+    if spec is not None:
+        try:
+            resolve_classifier_spec(spec, dataset="")
+        except ValueError as error:
+            raise flags.ValidationError(str(error)) from None
+    return True
 
 
 def main(argv: list[str]) -> None:
@@ -42,7 +77,7 @@ def main(argv: list[str]) -> None:
 
 
 def _run() -> None:
-    path, scores = evaluate_run(
+    path, _ = evaluate_run(
         _WORKDIR.value,
         num_samples=_NUM_SAMPLES.value,
         classifier=_CLASSIFIER.value,
