@@ -21,7 +21,7 @@ BINARIES = {
                                      "--workdir=unused", "--config.train.stepz=3"], "steps"),
     "ylg-eval": ("--num_samples", ["--workdir=no/such/run"], "config.json"),
     "ylg-sample": ("--truncations", ["--workdir=no/such/run"], "config.json"),
-    "ylg-export": ("--overwrite", ["--workdir=no/such/run"], "config.json"),
+    "ylg-export": ("--[no]overwrite", ["--workdir=no/such/run"], "config.json"),
     "ylg-invert": ("--restarts", ["--workdir=no/such/run", "--from_samples=1"], "config.json"),
     "ylg-masks": ("--layouts", ["--layouts=ylg,nope"], "nope"),
 }  # fmt: skip
