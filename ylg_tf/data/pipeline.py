@@ -31,7 +31,11 @@ def resolve_source(
     manual_dir: str | None = None,
     strict: bool = False,
 ) -> Source:
-    """Maps a dataset name to its `Source`; image-folder checks and tfds preparation run here."""
+    """Maps a dataset name to its `Source`; image-folder checks and tfds preparation run here.
+
+    The arguments are a run config's `data` section (`resolve_source(**config.data)`); an empty
+    `data_dir` or `manual_dir` means tfds's default.
+    """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"dataset name must be a non-empty string, got {name!r}: {ACCEPTED_NAMES}")
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
@@ -43,7 +47,7 @@ def resolve_source(
         if not root:
             raise ValueError(f"dataset name {name!r} has no folder; use {ACCEPTED_NAMES}")
         return image_folder.image_folder_source(root, resolution, split, strict=strict)
-    return tfds_source.tfds_source(name, resolution, split, data_dir, manual_dir)
+    return tfds_source.tfds_source(name, resolution, split, data_dir or None, manual_dir or None)
 
 
 def build_dataset(

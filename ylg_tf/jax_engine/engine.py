@@ -181,15 +181,7 @@ def train(
             f"config.train.batch_size={batch} must be a positive multiple of the "
             f"{replicas * jax.process_count()} devices."
         )
-    data = config.data
-    source = resolve_source(
-        data.name,
-        data.resolution,
-        data.split,
-        data.data_dir or None,
-        data.manual_dir or None,
-        data.strict,
-    )
+    source = resolve_source(**config.data)
     num_classes = source.info.num_classes
     with distribution.scope():
         models = build_models(config, num_classes)

@@ -159,12 +159,4 @@ class RunDirectory:
                 num_examples=content.get("num_examples"),
                 class_names=tuple(names) if names else None,
             )
-        data = config.data
-        return resolve_source(
-            data.name,
-            data.resolution,
-            data.split,
-            data.data_dir or None,
-            data.manual_dir or None,
-            data.strict,
-        ).info
+        return resolve_source(**config.data).info

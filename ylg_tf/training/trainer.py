@@ -73,15 +73,7 @@ class GANTrainer:
     def _build(self) -> None:
         config, strategy, train = self.config, self.strategy, self.config.train
         self.dataset, self.info = distributed_batches(
-            strategy,
-            config.data.name,
-            config.data.resolution,
-            train.batch_size,
-            config.seed,
-            split=config.data.split,
-            data_dir=config.data.data_dir or None,
-            manual_dir=config.data.manual_dir or None,
-            strict=config.data.strict,
+            strategy, global_batch_size=train.batch_size, seed=config.seed, **config.data
         )
         classes = self.info.num_classes
         with strategy.scope():
