@@ -47,6 +47,12 @@ def exported(tiny_run):
     return path, load_run(tiny_run)
 
 
+@pytest.fixture(scope="module")
+def served(exported):
+    """The exported SavedModel, loaded once for the input-checking tests."""
+    return tf.saved_model.load(str(exported[0]))
+
+
 def test_export_layout_and_metadata(exported, tiny_run):
     path, run = exported
     assert path == tiny_run / "export" / "2"  # a numbered version directory for TF Serving
@@ -109,9 +115,8 @@ def test_saved_model_cli_lists_the_signatures(exported):
     assert "outputs['images_uint8']" in generate and "DT_UINT8" in generate
 
 
-def test_wrong_inputs_are_rejected_with_clear_errors(exported):
-    path, _ = exported
-    model = tf.saved_model.load(str(path))
+def test_wrong_inputs_are_rejected_with_clear_errors(served):
+    model = served
     generate = model.signatures["generate"]
     z, labels = tf.zeros([2, 128]), tf.constant([1, 2])
     with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a float tensor"):
@@ -133,6 +138,38 @@ def test_wrong_inputs_are_rejected_with_clear_errors(exported):
         )
     with pytest.raises((TypeError, ValueError), match="TensorSpec"):  # the tf.function itself
         model.generate(tf.zeros([2, 5]), labels)
+
+
+def _refusal(signature, **inputs) -> str:
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        signature(**inputs)
+    return error.value.message
+
+
+def test_empty_or_non_finite_z_and_bad_num_are_refused_by_name(served):
+    generate, sample = served.signatures["generate"], served.signatures["sample"]
+    empty = _refusal(generate, z=tf.zeros([0, 128]), labels=tf.zeros([0], tf.int32))
+    assert "generate: z must have N >= 1 rows" in empty
+    z = np.zeros((3, 128), np.float32)
+    z[1, 7] = np.nan
+    for signature in ("generate", "attention"):
+        message = _refusal(served.signatures[signature], z=tf.constant(z), labels=[1, 2, 3])
+        assert f"{signature}: z must be finite" in message
+    z[1, 7] = np.inf
+    assert "z must be finite" in _refusal(generate, z=tf.constant(z), labels=[1, 2, 3])
+    narrow = _refusal(generate, z=tf.zeros([2, 127]), labels=tf.constant([1, 2]))
+    assert r"z must be float32 [N, 128]" in narrow
+    for message in (empty, narrow):  # no longer dressed up as a NaN check
+        assert "NaN values" not in message, message
+    fixed = {"seed": tf.constant(0, tf.int64), "labels": tf.constant([], tf.int32)}
+    for num in (0, -2):
+        message = _refusal(sample, num=tf.constant(num), truncation=tf.constant(1.0), **fixed)
+        assert "sample: num must be an int32 >= 1" in message
+    for threshold in (-0.5, np.nan, np.inf):
+        message = _refusal(sample, num=tf.constant(2), truncation=tf.constant(threshold), **fixed)
+        assert "truncation threshold must be finite and > 0, or 0 for none" in message
+    good = sample(num=tf.constant(1), truncation=tf.constant(0.0), **fixed)["images"]
+    assert good.shape == (1, 32, 32, 3) and np.isfinite(good.numpy()).all()
 
 
 def test_generator_without_attention_has_no_attention_signature(tmp_path):

@@ -4,17 +4,19 @@ Signatures (`saved_model_cli show --dir DIR --all` lists them):
 
 - `generate` (also `serving_default`): `z` float32 `[N, z_dim]`, `labels` int32 `[N]` ->
   `images` float32 `[N, r, r, 3]` in [-1, 1] and `images_uint8` uint8 (`round((x + 1) * 127.5)`).
-- `sample`: `num` int32 scalar, `seed` int64 scalar, `truncation` float32 scalar (<= 0: an
-  untruncated normal), `labels` int32 `[num]`, `[1]` (every sample that class) or `[0]` (random
-  classes) -> `images`, `images_uint8`, and the `z` and `labels` used. The latents are
-  `ylg_tf.sampling.truncated_normal((num, z_dim), truncation, seed)`, bit for bit.
+- `sample`: `num` int32 scalar (>= 1), `seed` int64 scalar, `truncation` float32 scalar (0: an
+  untruncated normal; negative, NaN or infinite are refused), `labels` int32 `[num]`, `[1]`
+  (every sample that class) or `[0]` (random classes) -> `images`, `images_uint8`, and the `z`
+  and `labels` used. The latents are `ylg_tf.sampling.truncated_normal((num, z_dim), truncation,
+  seed)`, bit for bit.
 - `attention` (generators with attention only): `z`, `labels` -> `images` and the attention
   probabilities `attention` `[N, heads, queries, keys]` (`attention_<k>` for the k-th layer, in
   block order, when the generator has several).
 
-Inputs of the wrong dtype are refused by the signatures themselves; wrong shapes, mismatched
-batch sizes and labels outside `[0, num_classes)` fail with an `InvalidArgumentError` that says
-what was expected (reported by `check_numerics`, so it ends in ": Tensor had NaN values").
+Inputs of the wrong dtype are refused by the signatures themselves; a `z` that is not `[N, z_dim]`
+with N >= 1 or holds NaN or infinite values, mismatched batch sizes, labels outside
+`[0, num_classes)` and a bad `num` or `truncation` fail with an `InvalidArgumentError` whose
+message names the input and what is accepted ("assertion failed: [generate: z must be ...]").
 Only inference-mode computations are exported (no training state changes).
 """
 
@@ -40,37 +42,44 @@ def to_uint8(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
-def _require(condition: tf.Tensor, message: str) -> tf.Tensor:
-    """A float32 0 that fails with `message` unless `condition`: callers add it to their inputs.
+def _after_checks(checks, tensors):
+    """`tensors` gated on `checks`, `(condition, message)` pairs asserted in order.
 
-    The check is a data dependency of what follows (a NaN through `check_numerics`), so it runs
-    first whatever graph optimizations reorder; an `assert` under control dependencies may run
-    after the op it guards (a label gather) has already failed with a less helpful message.
+    Each assertion runs only after the previous one passed, so the first problem is the one
+    reported; the returned tensors depend on all of them, so nothing that reads them (a label
+    gather, a shape) runs on inputs that failed.
     """
-    flag = tf.where(condition, tf.constant(0.0), tf.constant(float("nan")))
-    return tf.debugging.check_numerics(flag, message)
+    for condition, message in checks:
+        with tf.control_dependencies(tensors):
+            check = tf.debugging.Assert(condition, [message])
+        with tf.control_dependencies([check]):
+            tensors = [tf.identity(t) for t in tensors]
+    return tensors
 
 
 def _checked(name: str, z: tf.Tensor, labels: tf.Tensor, z_dim: int, num_classes: int):
     """Runtime checks of a signature's inputs (the graph does not check shapes by itself)."""
     shape = tf.shape(z)
-    gate = tf.add_n(
+    rows = shape[0]
+    return _after_checks(
         [
-            _require(
+            (
                 (tf.rank(z) == 2) & (shape[-1] == z_dim),
                 f"{name}: z must be float32 [N, {z_dim}]",
             ),
-            _require(
-                tf.size(labels) == shape[0],
-                f"{name}: labels must be int32 [N], one per row of z",
+            (rows >= 1, f"{name}: z must have N >= 1 rows (one per image), got 0"),
+            (
+                tf.reduce_all(tf.math.is_finite(z)),
+                f"{name}: z must be finite (it has NaN or infinite values)",
             ),
-            _require(
+            (tf.size(labels) == rows, f"{name}: labels must be int32 [N], one per row of z"),
+            (
                 tf.reduce_all((labels >= 0) & (labels < num_classes)),
                 f"{name}: labels must be in [0, {num_classes})",
             ),
-        ]
+        ],
+        [z, tf.reshape(labels, [-1])],
     )
-    return z + gate, tf.reshape(labels, [-1]) + tf.cast(gate, tf.int32)
 
 
 def export_generator(
@@ -113,11 +122,16 @@ def export_generator(
 
     def sample(num, seed, truncation, labels):
         count = tf.size(labels)
-        gate = _require(num > 0, "sample: num must be a positive int32") + _require(
-            (count == 0) | (count == 1) | (count == num),
-            "sample: labels must be int32 [num], [1] (one class) or [0] (random)",
+        num, labels = _after_checks(
+            [
+                (num >= 1, "sample: num must be an int32 >= 1"),
+                (
+                    (count == 0) | (count == 1) | (count == num),
+                    "sample: labels must be int32 [num], [1] (one class) or [0] (random)",
+                ),
+            ],
+            [num, labels],
         )
-        num = num + tf.cast(gate, tf.int32)
         seeds = tf.stack([seed, tf.constant(1, tf.int64)])
         labels = tf.case(
             [

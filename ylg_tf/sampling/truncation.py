@@ -7,6 +7,10 @@ inverting its CDF on a uniform draw: `sqrt(2) * erfinv(u * erf(t / sqrt(2)))` wi
 exactly the truncated normal (it is what rejection sampling converges to, with the loop solved
 in one step), so every threshold, however small, costs the same constant time per value.
 
+Thresholds: a Python number must be finite and > 0 (None: no truncation). A scalar tensor, as the
+exported `sample` signature's `truncation` input is, reads 0: none; negative, NaN or infinite
+are refused (an `InvalidArgumentError` naming the value when the graph runs).
+
 Random numbers are stateless: the same seed gives the same latents in eager code, inside
 `tf.function` and in an exported SavedModel, and for one seed a smaller threshold changes only
 the values beyond it.
