@@ -9,6 +9,7 @@ checked before the run is loaded or a classifier trained.
 """
 
 import json
+import math
 
 from absl import app, flags
 
@@ -16,7 +17,6 @@ from ylg_tf.cli import app as cli_app
 from ylg_tf.evaluation import evaluate_run
 from ylg_tf.evaluation.classifiers import resolve_classifier_spec
 from ylg_tf.runs import files
-from ylg_tf.sampling import parse_truncations
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
 _NUM_SAMPLES = flags.DEFINE_integer(
@@ -52,11 +52,10 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of latents and labels.")
 
 @flags.validator("truncation")
 def _valid_truncation(threshold: float | None) -> bool:
-    if threshold is not None:
-        try:
-            parse_truncations([threshold])
-        except ValueError as error:
-            raise flags.ValidationError(str(error)) from None
+    if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
+        raise flags.ValidationError(
+            f"truncation {threshold}; expected a finite number > 0 (leave it out for none)"
+        )
     return True
 
 
