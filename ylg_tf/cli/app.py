@@ -35,6 +35,21 @@ def run(main: Callable[[list[str]], None], module_name: str) -> None:
     app.run(_guarded(main), flags_parser=_parse_flags)
 
 
+def validate_with(flag_name: str, check: Callable) -> None:
+    """Checks the flag at parse time with `check(value)`, a library function that raises
+    ValueError naming what it accepts (None, the flag's "not given", is not checked)."""
+
+    def validator(value) -> bool:
+        if value is not None:
+            try:
+                check(value)
+            except ValueError as error:
+                raise flags.ValidationError(str(error)) from None
+        return True
+
+    flags.register_validator(flag_name, validator)
+
+
 def _program() -> str:
     return os.path.basename(sys.argv[0]) or "ylg"
 

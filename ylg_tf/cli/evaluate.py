@@ -59,14 +59,7 @@ def _valid_truncation(threshold: float | None) -> bool:
     return True
 
 
-@flags.validator("classifier")
-def _valid_classifier(spec: str | None) -> bool:
-    if spec is not None:
-        try:
-            resolve_classifier_spec(spec, dataset="")
-        except ValueError as error:
-            raise flags.ValidationError(str(error)) from None
-    return True
+cli_app.validate_with("classifier", lambda spec: resolve_classifier_spec(spec, dataset=""))
 
 
 def main(argv: list[str]) -> None:

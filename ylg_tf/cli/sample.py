@@ -41,14 +41,9 @@ _CLASSIFIER = flags.DEFINE_string("classifier", None, "Sweep: classifier (as for
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Sweep: cache (as for ylg-eval).")
 
 
-@flags.validator("truncations")
-@flags.validator("sweep_truncations")
-def _valid_truncations(values: list[str]) -> bool:
-    try:
-        parse_truncations(values)
-    except ValueError as error:
-        raise flags.ValidationError(str(error)) from None
-    return True
+cli_app.validate_with("truncations", parse_truncations)
+cli_app.validate_with("sweep_truncations", parse_truncations)
+cli_app.validate_with("classifier", lambda spec: resolve_classifier_spec(spec, dataset=""))
 
 
 @flags.validator("classes")
@@ -58,16 +53,6 @@ def _valid_classes(values: list[str] | None) -> bool:
         raise flags.ValidationError(
             f"classes {', '.join(map(repr, bad))}; expected integer labels >= 0, e.g. 0,3,7"
         )
-    return True
-
-
-@flags.validator("classifier")
-def _valid_classifier(spec: str | None) -> bool:
-    if spec is not None:
-        try:
-            resolve_classifier_spec(spec, dataset="")
-        except ValueError as error:
-            raise flags.ValidationError(str(error)) from None
     return True
 
 
