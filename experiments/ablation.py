@@ -12,9 +12,11 @@ exists; running the command again skips done runs and resumes unfinished ones fr
 checkpoints. All runs share one evaluation cache (`<root>/.ylg_cache`), so the classifier and the
 real statistics are computed once. The reports go to `--results`: per study `<study>.md` and
 `<study>.csv` (mean and standard deviation over seeds of the EMA generator's FID / IS / KID at the
-last step, and the best FID over the evaluations), `<study>_fid.png` (FID against training step,
-mean over seeds with a band of one standard deviation), and `runs.csv` (every evaluation of every
-run).
+last step, the best FID over the evaluations, the attention gammas of the last checkpoint, and
+the paired FID differences to the study's first arm with the smallest difference the seeds could
+detect), `<study>_fid.png` (FID against training step, mean over seeds with a band of one standard
+deviation), and `runs.csv` (every evaluation of every run, with the attention gammas of the
+checkpoint of its step when the run still keeps it).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
+from ylg_tf.models.architecture import generator_plan
 from ylg_tf.runs.config import import_file
 
 CONFIG_FILE = Path(__file__).resolve().parent / "configs" / "ablation.py"
@@ -119,16 +122,49 @@ def read_evals(workdir: Path) -> list[dict]:
     return [json.loads(path.read_text()) for path in paths]
 
 
+#: Checkpoint slots whose attention gammas the reports show, with their column names.
+GAMMA_SLOTS = {"ema_generator": "g_gamma", "discriminator": "d_gamma"}
+#: The zero-initialized scalar that lets an attention layer's output into the residual stream.
+GAMMA_NAMES = ("gamma", "gate")
+
+
+def attention_gammas(workdir: Path, step: int) -> dict[str, float]:
+    """The largest |gamma| over each model's attention layers in checkpoint `ckpt-<step>`.
+
+    Attention layers start with gamma = 0 (SAGAN), so |gamma| says how far training has let
+    attention into the features the score measures. NaN without attention or without that
+    checkpoint (a run keeps its last few).
+    """
+    prefix = workdir / "checkpoints" / f"ckpt-{step}"
+    gammas = dict.fromkeys(GAMMA_SLOTS.values(), float("nan"))
+    if not Path(f"{prefix}.index").exists():
+        return gammas
+    import tensorflow as tf
+
+    reader = tf.compat.v1.train.NewCheckpointReader(str(prefix))
+    for key in reader.get_variable_to_shape_map():
+        slot, _, rest = key.partition("_weights/")
+        path = rest.removesuffix("/.ATTRIBUTES/VARIABLE_VALUE").replace(".S", "/")
+        layer, _, weight = path.rpartition("/")
+        if slot in GAMMA_SLOTS and layer.startswith("attention") and weight in GAMMA_NAMES:
+            value = abs(float(np.ravel(reader.get_tensor(key))[0]))
+            column = GAMMA_SLOTS[slot]
+            gammas[column] = np.nanmax([gammas[column], value])
+    return gammas
+
+
 def summarize(root: Path, arms: list[str], seeds: int, steps: int) -> dict[str, dict]:
-    """Per arm: the finished seeds' last and best scores and FID curves."""
+    """Per arm: the scores at step `steps` of the seeds that reached it, the best FID and the
+    FID curve up to it (`--report_only --steps=k` scores a study at its evaluation k)."""
     summary = {}
     for arm in arms:
-        runs, finished = [], []
+        runs, finished, gammas = [], [], []
         for seed in range(seeds):
-            evals = read_evals(run_dir(root, arm, seed))
+            evals = [e for e in read_evals(run_dir(root, arm, seed)) if e["step"] <= steps]
             if evals and evals[-1]["step"] == steps:
                 runs.append(evals)
                 finished.append(seed)
+                gammas.append(attention_gammas(run_dir(root, arm, seed), steps))
         if runs:
             summary[arm] = {
                 "seeds": len(runs),
@@ -139,6 +175,7 @@ def summarize(root: Path, arms: list[str], seeds: int, steps: int) -> dict[str, 
                 "best_fid": np.array([min(e["fid"] for e in run) for run in runs]),
                 "steps": np.array([e["step"] for e in runs[0]]),
                 "fid_curves": np.array([[e["fid"] for e in run] for run in runs]),
+                **{name: np.array([g[name] for g in gammas]) for name in GAMMA_SLOTS.values()},
             }
     return summary
 
@@ -147,6 +184,22 @@ def mean_std(values: np.ndarray, digits: int) -> str:
     if len(values) < 2:
         return f"{values.mean():.{digits}f}"
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def gamma_cell(values: np.ndarray) -> str:
+    """Mean ± std of |gamma| over seeds; a dash for an arm without attention."""
+    values = values[~np.isnan(values)]
+    return mean_std(values, 3) if len(values) else "–"
+
+
+def detectable_difference(paired: np.ndarray) -> float:
+    """The smallest mean paired difference `paired` can tell from zero: 2 s_d / sqrt(n)."""
+    return 2 * paired.std(ddof=1) / np.sqrt(len(paired))
+
+
+def seeds_to_detect(paired: np.ndarray, difference: float) -> int:
+    """Seeds n with 2 s_d / sqrt(n) <= `difference`, s_d the paired differences' spread."""
+    return int(np.ceil((2 * paired.std(ddof=1) / difference) ** 2))
 
 
 def paired_fid_difference(summary: dict, arm: str, reference: str) -> np.ndarray:
@@ -170,8 +223,8 @@ def write_study_table(path: Path, study: str, summary: dict, header: str) -> Non
         header,
         "",
         f"| arm | what | seeds | FID | FID - {reference} (same seed) | best FID | IS | KID "
-        "| paper, ImageNet 128 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| G_ema abs(gamma) | D abs(gamma) | paper, ImageNet 128 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for arm in arms:
         row = summary[arm]
@@ -182,12 +235,14 @@ def write_study_table(path: Path, study: str, summary: dict, header: str) -> Non
             f"{'reference' if arm == reference else mean_std(paired, 1) if len(paired) else ''} | "
             f"{mean_std(row['best_fid'], 1)} | "
             f"{mean_std(row['is'], 2)} | {mean_std(row['kid'], 1)} | "
+            f"{gamma_cell(row['g_gamma'])} | {gamma_cell(row['d_gamma'])} | "
             f"{CONFIG.STUDIES[study][arm]} |"
         )
+    lines += paired_lines(summary, arms, reference)
     path.with_suffix(".md").write_text("\n".join(lines) + "\n")
     with open(path.with_suffix(".csv"), "w", newline="") as file:
         writer = csv.writer(file)
-        names = ("fid", "fid_minus_reference", "best_fid", "is", "kid")
+        names = ("fid", "fid_minus_reference", "best_fid", "is", "kid", *GAMMA_SLOTS.values())
         writer.writerow(
             ["arm", "seeds", "reference"] + [f"{n}_{s}" for n in names for s in ("mean", "std")]
         )
@@ -200,11 +255,41 @@ def write_study_table(path: Path, study: str, summary: dict, header: str) -> Non
                 v
                 for n in names
                 for v in (
-                    values[n].mean() if len(values[n]) else float("nan"),
-                    values[n].std(ddof=1) if len(values[n]) > 1 else float("nan"),
+                    np.nanmean(values[n]) if np.any(~np.isnan(values[n])) else float("nan"),
+                    np.nanstd(values[n], ddof=1)
+                    if np.sum(~np.isnan(values[n])) > 1
+                    else float("nan"),
                 )
             ]
             writer.writerow([arm, summary[arm]["seeds"], reference, *cells])
+
+
+def paired_lines(summary: dict, arms: list[str], reference: str) -> list[str]:
+    """Markdown: each arm's per-seed FID - reference, their spread s_d, and what n seeds detect.
+
+    A paired difference is told from zero (about 95%, normal approximation) when it exceeds
+    2 s_d / sqrt(n); a difference D then needs n >= (2 s_d / D)^2 seeds at this budget.
+    """
+    lines = [
+        "",
+        f"Paired differences d = FID(arm) - FID({reference}), same seed; s_d: their sample "
+        "standard deviation; detectable: 2 s_d / sqrt(n), the smallest mean difference these n "
+        "seeds tell from zero (about 95%); seeds for 3 FID: (2 s_d / 3)^2, the seeds this "
+        "budget would need to detect the papers' ~3 FID gap.",
+        "",
+        "| arm | d per seed | mean d | s_d | n | detectable | seeds for 3 FID |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for arm in arms[1:]:
+        paired = paired_fid_difference(summary, arm, reference)
+        if len(paired) < 2:
+            continue
+        lines.append(
+            f"| {arm} | {', '.join(f'{d:+.1f}' for d in paired)} | {paired.mean():+.1f} | "
+            f"{paired.std(ddof=1):.1f} | {len(paired)} | {detectable_difference(paired):.1f} | "
+            f"{seeds_to_detect(paired, 3.0)} |"
+        )
+    return lines
 
 
 def plot_fid(path: Path, study: str, summary: dict) -> None:
@@ -234,31 +319,49 @@ def plot_fid(path: Path, study: str, summary: dict) -> None:
 def write_runs_csv(path: Path, root: Path, arms: list[str], seeds: int) -> None:
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["arm", "seed", "step", *METRICS, "num_generated"])
+        writer.writerow(["arm", "seed", "step", *METRICS, "num_generated", *GAMMA_SLOTS.values()])
         for arm in arms:
             for seed in range(seeds):
-                for e in read_evals(run_dir(root, arm, seed)):
+                workdir = run_dir(root, arm, seed)
+                for e in read_evals(workdir):
+                    gammas = attention_gammas(workdir, e["step"]).values()
                     row = [arm, seed, e["step"], *(e[m] for m in METRICS), e["num_generated"]]
-                    writer.writerow(row)
+                    writer.writerow(row + [f"{g:.5f}" if g == g else "" for g in gammas])
 
 
-def report(root: Path, results: Path, studies: list[str], seeds: int, budget: dict) -> None:
+def width_note() -> str:
+    """The study's widths and the query/key channels each of 8 heads gets from them."""
+    model = CONFIG.get_config("arm=ylg").model
+    channels = generator_plan(32, model.g_base_channels)[0][0]  # 32x32: 4 x base everywhere
+    return (
+        f"G and D base width {model.g_base_channels}: the attention layers see {channels} "
+        f"channels, so each of 8 heads has {channels} / 8 / 8 = {channels // 64} query/key "
+        f"channel(s) (the paper: 4, i.e. base width 64)"
+    )
+
+
+def report(
+    root: Path, results: Path, studies: list[str], seeds: int, budget: dict, only: list[str]
+) -> None:
     results.mkdir(parents=True, exist_ok=True)
-    arms = study_arms(studies, [])
+    arms = study_arms(studies, only)
     summary = summarize(root, arms, seeds, budget["steps"])
     for study in studies:
-        flags_ = [f"--studies={study}", f"--seeds={seeds}"]
-        flags_ += [f"--{key}={value}" for key, value in budget.items()]
+        flags_ = [f"--studies={study}"] + ([f"--arms={','.join(only)}"] if only else [])
+        flags_ += [f"--seeds={seeds}"] + [f"--{key}={value}" for key, value in budget.items()]
         header = (
             f"# Ablation `{study}`\n\n"
             f"`python experiments/ablation.py {' '.join(flags_)}`\n\n"
             f"Budget per run: {budget['steps']} steps at batch {budget['batch_size']} on "
-            f"`{budget['dataset']}` at 32x32 (G and D base width 16, EMA 0.99), "
-            f"seeds 0..{seeds - 1}; "
+            f"`{budget['dataset']}` at 32x32 ({width_note()}; EMA 0.99), "
+            f"seeds 0..{seeds - 1}; initial weights seeded per (seed, weight path), so arms "
+            f"of one seed start from bit-identical weights wherever their layers agree. "
             f"FID / IS / KID of the EMA generator with {budget['eval_samples']} real and "
             f"generated images, the project's classifier; mean ± standard deviation over seeds. "
             f"FID and IS columns: last step; best FID: lowest over the evaluations every "
-            f"{budget['eval_every']} steps."
+            f"{budget['eval_every']} steps; abs(gamma): the largest |gamma| of the model's "
+            f"attention layers in the last checkpoint (gamma starts at 0, so it says how much "
+            f"attention reaches the scored features)."
         )
         write_study_table(results / study, study, summary, header)
         if summary:
@@ -316,7 +419,7 @@ def main(argv: list[str]) -> None:
         done = len(arms) * _SEEDS.value - len(todo)
         print(f"{len(arms)} arms x {_SEEDS.value} seeds: {done} done, {len(todo)} to run.")
         failures = run_all(todo, root, budget, _PARALLEL.value)
-    report(root, results, _STUDIES.value, _SEEDS.value, budget)
+    report(root, results, _STUDIES.value, _SEEDS.value, budget, _ARMS.value)
     if failures:
         raise SystemExit("\n".join(["Some runs failed:", *failures]))
 

@@ -10,11 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ylg_tf import models
+from ylg_tf.models.seeding import logical_paths
 from ylg_tf.models.variants import VARIANTS
 from ylg_tf.runs.config import import_file
 from ylg_tf.runs.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
+NUM_CLASSES = 10  # the digits
 config_file = import_file(ROOT / "experiments" / "configs" / "ablation.py")
 runner = import_file(ROOT / "experiments" / "ablation.py")
 
@@ -45,6 +48,67 @@ def test_arms_differ_from_the_default_run_only_in_their_overrides():
         if base[section][field] != config[section][field]
     }
     assert changed == {"model.spectral_norm", "train.d_lr"}
+
+
+def _initial_weights(arm: str, seed: int) -> dict[str, dict[str, np.ndarray]]:
+    """The initial values of G's and D's weights by logical path, built as `ylg-train` builds
+    them from the study's config of `arm`."""
+    config = config_file.get_config(f"arm={arm},seed={seed}")
+    built = {
+        "G": models.build_generator(config, NUM_CLASSES),
+        "D": models.build_discriminator(config, NUM_CLASSES),
+    }
+    values = {}
+    for name, model in built.items():
+        paths = logical_paths(model)
+        values[name] = {paths[id(weight)]: np.array(weight.numpy()) for weight in model.weights}
+    return values
+
+
+@pytest.fixture(scope="module")
+def initial_weights():
+    arms = ("no_attention", "ylg", "sagan", "sn_d_only_equal_lr", "sn_gd_equal_lr")
+    weights = {(arm, 3): _initial_weights(arm, 3) for arm in arms}
+    weights["ylg", 4] = _initial_weights("ylg", 4)
+    return weights
+
+
+def _shared_are_bit_identical(first: dict, second: dict) -> tuple[set, set]:
+    """Asserts every weight both have is bit-identical; returns the paths only one has."""
+    shared = first.keys() & second.keys()
+    assert len(shared) > 30
+    for path in sorted(shared):
+        np.testing.assert_array_equal(first[path], second[path], err_msg=path)
+    return first.keys() - shared, second.keys() - shared
+
+
+@pytest.mark.parametrize("model", ["G", "D"])
+def test_attention_arms_start_from_the_same_weights_except_attention(initial_weights, model):
+    plain = initial_weights["no_attention", 3][model]
+    ylg, sagan = initial_weights["ylg", 3][model], initial_weights["sagan", 3][model]
+    only_plain, only_ylg = _shared_are_bit_identical(plain, ylg)
+    assert not only_plain and only_ylg
+    assert all(path.startswith("attention/") for path in only_ylg), only_ylg
+    # SAGAN's and YLG's attention layers have the same weights; only their masks differ.
+    assert _shared_are_bit_identical(ylg, sagan) == (set(), set())
+    # The seed matters: another seed starts every random weight elsewhere.
+    other = initial_weights["ylg", 4][model]
+    moved = [path for path in ylg if np.std(ylg[path]) > 0 and np.any(ylg[path] != other[path])]
+    random = [path for path in ylg if np.std(ylg[path]) > 0]
+    assert moved == random and len(random) > 10
+
+
+def test_spectral_norm_arms_start_from_the_same_weights(initial_weights):
+    d_only, g_and_d = initial_weights["sn_d_only_equal_lr", 3], initial_weights["sn_gd_equal_lr", 3]
+    only_plain_g, only_sn_g = _shared_are_bit_identical(d_only["G"], g_and_d["G"])
+    assert not only_plain_g and only_sn_g
+    assert all(path.endswith("/vector_u") for path in only_sn_g), only_sn_g
+    assert _shared_are_bit_identical(d_only["D"], g_and_d["D"]) == (set(), set())
+    # And the stabilization arms share the attention study's reference arm's weights.
+    assert _shared_are_bit_identical(g_and_d["G"], initial_weights["no_attention", 3]["G"]) == (
+        set(),
+        set(),
+    )
 
 
 def test_unknown_arm_and_study_are_rejected_by_name():
@@ -83,6 +147,16 @@ def test_summary_is_mean_and_sample_std_over_finished_seeds(tmp_path):
     # Hand-worked: FID 60 and 40 -> mean 50, sample std sqrt(200) = 14.14.
     assert runner.mean_std(row["fid"], 1) == "50.0 ± 14.1"
     assert runner.mean_std(np.array([3.0]), 2) == "3.00"  # one seed: no spread to show
+    # Scored at an earlier evaluation: the scores there, the curves up to there.
+    early = runner.summarize(tmp_path, ["ylg"], seeds=3, steps=20)["ylg"]
+    np.testing.assert_allclose(early["fid"], [50.0, 70.0])
+    np.testing.assert_allclose(early["fid_curves"], [[90.0, 50.0], [80.0, 70.0]])
+
+
+def _arm_rows(lines: list[str]) -> dict[str, str]:
+    """Arm -> its row of the main table (the lines after the one-line header, to a blank)."""
+    table = lines[: lines.index("", 2)]
+    return {line.split(" | ")[0][2:]: line for line in table if line.startswith("| ")}
 
 
 def test_study_table_pairs_each_arm_with_the_first_by_seed(tmp_path):
@@ -94,7 +168,7 @@ def test_study_table_pairs_each_arm_with_the_first_by_seed(tmp_path):
     summary = runner.summarize(tmp_path, ["no_attention", "ylg", "sagan"], seeds=2, steps=10)
     runner.write_study_table(tmp_path / "variants", "variants", summary, "# header")
     lines = (tmp_path / "variants.md").read_text().splitlines()
-    rows = {line.split(" | ")[0][2:]: line for line in lines if line.startswith("| ")}
+    rows = _arm_rows(lines)
     # ylg - no_attention: -10 and -30 -> -20 +- 14.1 (their FIDs alone: 130 +- 56.6).
     assert "| 130.0 ± 56.6 | -20.0 ± 14.1 |" in rows["ylg"] and "15.94 / 57.22" in rows["ylg"]
     assert "| 150.0 | -50.0 |" in rows["sagan"] and "| reference |" in rows["no_attention"]
@@ -104,6 +178,55 @@ def test_study_table_pairs_each_arm_with_the_first_by_seed(tmp_path):
     assert float(records["ylg"]["fid_minus_reference_mean"]) == -20.0
     assert float(records["ylg"]["is_std"]) == pytest.approx(np.sqrt(2), 1e-6)
     assert records["sagan"]["seeds"] == "1" and records["sagan"]["fid_std"] == "nan"
+
+
+def _write_checkpoint(root: Path, arm: str, seed: int, step: int, weights: dict) -> None:
+    """A checkpoint laid out as training writes one: per slot, a dict of weights by path."""
+    import tensorflow as tf
+
+    slots = {
+        f"{slot}_weights": {path: tf.Variable(value) for path, value in paths.items()}
+        for slot, paths in weights.items()
+    }
+    tf.train.Checkpoint(**slots).write(
+        str(root / arm / f"seed_{seed}" / "checkpoints" / f"ckpt-{step}")
+    )
+
+
+def test_table_shows_attention_gammas_and_the_paired_detectable_difference(tmp_path):
+    for seed, (plain, ylg) in enumerate([(80.0, 70.0), (120.0, 100.0)]):
+        _write_evals(tmp_path, "no_attention", seed, [100.0, plain], 4.0, 0.5)
+        _write_evals(tmp_path, "ylg", seed, [100.0, ylg], 4.0, 0.5)
+        _write_checkpoint(
+            tmp_path, "no_attention", seed, 20, {"ema_generator": {"block_0/bn/gamma": [3.0]}}
+        )
+    for seed, (g_ema, d) in enumerate([(-0.02, 0.5), (0.04, 0.3)]):
+        weights = {
+            # Batch-norm gammas and the raw G (not the scored EMA G) are not the attention's.
+            "generator": {"attention/gamma": 9.0},
+            "ema_generator": {"attention/gamma": g_ema, "block_0/bn/gamma": [5.0, 6.0]},
+            "discriminator": {"attention/gamma": d},
+        }
+        _write_checkpoint(tmp_path, "ylg", seed, 20, weights)
+    _write_checkpoint(tmp_path, "ylg", 0, 10, {"discriminator": {"attention/gamma": 0.125}})
+    summary = runner.summarize(tmp_path, ["no_attention", "ylg"], seeds=2, steps=20)
+    runner.write_study_table(tmp_path / "variants", "variants", summary, "# header")
+    lines = (tmp_path / "variants.md").read_text().splitlines()
+    rows = _arm_rows(lines)
+    # |gamma| of G_ema: 0.02 and 0.04 -> 0.030 +- 0.014; of D: 0.5 and 0.3 -> 0.400 +- 0.141.
+    assert "| 0.030 ± 0.014 | 0.400 ± 0.141 |" in rows["ylg"]
+    assert "| – | – |" in rows["no_attention"]
+    # Hand-worked: d = -10, -20; mean -15, s_d = 7.07; 2 s_d / sqrt(2) = 10.0; to detect
+    # 3 FID: (2 * 7.07 / 3)^2 = 22.2 -> 23 seeds.
+    paired = [line for line in lines if line.startswith("| ylg | -10.0, -20.0 |")]
+    assert paired == ["| ylg | -10.0, -20.0 | -15.0 | 7.1 | 2 | 10.0 | 23 |"]
+    runner.write_runs_csv(tmp_path / "runs.csv", tmp_path, ["ylg"], seeds=1)
+    with open(tmp_path / "runs.csv") as file:
+        records = list(csv.DictReader(file))
+    assert [(r["step"], r["g_gamma"], r["d_gamma"]) for r in records] == [
+        ("10", "", "0.12500"),
+        ("20", "0.02000", "0.50000"),
+    ]
 
 
 def test_runner_trains_evaluates_reports_and_resumes(tmp_path, digits_cache):

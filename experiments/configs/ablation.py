@@ -7,6 +7,12 @@
 the budget of README's main job (embedded digits at 32x32, base width 16, batch 32, EMA 0.99) with
 fewer steps; an arm only overrides the fields in its `overrides`. A 32x32 model's G has features at
 8, 16 and 32 and its D at 16 and 8, so "feat32" puts G's layer at 32 and D's at 16.
+
+Width: at 32x32 every block has 4 x base channels, so the attention layer's queries and keys get
+4 x 16 / 8 = 8 channels, one per head for the 8-head arms (`sagan` has all 8 in its one head).
+The paper's 4 per head needs base width 64 (256 channels at the attention layer): 16x the
+parameters and about 16x the convolution work per step, which this study's CPU budget cannot
+pay; README's "Ablations" section gives the measured cost.
 """
 
 from __future__ import annotations
