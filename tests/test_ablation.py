@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from weights_util import assert_shared_identical
 
 from ylg_tf import models
 from ylg_tf.models.seeding import logical_paths
@@ -73,24 +74,15 @@ def initial_weights():
     return weights
 
 
-def _shared_are_bit_identical(first: dict, second: dict) -> tuple[set, set]:
-    """Asserts every weight both have is bit-identical; returns the paths only one has."""
-    shared = first.keys() & second.keys()
-    assert len(shared) > 30
-    for path in sorted(shared):
-        np.testing.assert_array_equal(first[path], second[path], err_msg=path)
-    return first.keys() - shared, second.keys() - shared
-
-
 @pytest.mark.parametrize("model", ["G", "D"])
 def test_attention_arms_start_from_the_same_weights_except_attention(initial_weights, model):
     plain = initial_weights["no_attention", 3][model]
     ylg, sagan = initial_weights["ylg", 3][model], initial_weights["sagan", 3][model]
-    only_plain, only_ylg = _shared_are_bit_identical(plain, ylg)
+    only_plain, only_ylg = assert_shared_identical(plain, ylg)
     assert not only_plain and only_ylg
     assert all(path.startswith("attention/") for path in only_ylg), only_ylg
     # SAGAN's and YLG's attention layers have the same weights; only their masks differ.
-    assert _shared_are_bit_identical(ylg, sagan) == (set(), set())
+    assert assert_shared_identical(ylg, sagan) == (set(), set())
     # The seed matters: another seed starts every random weight elsewhere.
     other = initial_weights["ylg", 4][model]
     moved = [path for path in ylg if np.std(ylg[path]) > 0 and np.any(ylg[path] != other[path])]
@@ -100,12 +92,12 @@ def test_attention_arms_start_from_the_same_weights_except_attention(initial_wei
 
 def test_spectral_norm_arms_start_from_the_same_weights(initial_weights):
     d_only, g_and_d = initial_weights["sn_d_only_equal_lr", 3], initial_weights["sn_gd_equal_lr", 3]
-    only_plain_g, only_sn_g = _shared_are_bit_identical(d_only["G"], g_and_d["G"])
+    only_plain_g, only_sn_g = assert_shared_identical(d_only["G"], g_and_d["G"])
     assert not only_plain_g and only_sn_g
     assert all(path.endswith("/vector_u") for path in only_sn_g), only_sn_g
-    assert _shared_are_bit_identical(d_only["D"], g_and_d["D"]) == (set(), set())
+    assert assert_shared_identical(d_only["D"], g_and_d["D"]) == (set(), set())
     # And the stabilization arms share the attention study's reference arm's weights.
-    assert _shared_are_bit_identical(g_and_d["G"], initial_weights["no_attention", 3]["G"]) == (
+    assert assert_shared_identical(g_and_d["G"], initial_weights["no_attention", 3]["G"]) == (
         set(),
         set(),
     )

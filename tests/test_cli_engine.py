@@ -3,29 +3,20 @@ two-step run under `KERAS_BACKEND=jax` that leaves a weight file either engine l
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_cpu_replicas import OVERRIDES, YLG_TRAIN
 
 ROOT = Path(__file__).resolve().parents[1]
-YLG_TRAIN = Path(sys.executable).with_name("ylg-train")
-TINY = (
-    "--config=experiments/configs/ylg_digits32.py",
-    "--config.model.variant=no_attention",
-    "--config.model.g_base_channels=8",
-    "--config.model.d_base_channels=8",
-    "--config.model.z_dim=16",
-    "--config.train.batch_size=4",
-    "--config.train.steps=2",
-    "--config.eval.every=0",
-)
+CONFIG = "--config=experiments/configs/ylg_digits32.py"
+TINY = [flag for flag in OVERRIDES if "ema_decay" not in flag]  # the JAX engine keeps its EMA G
 
 
 def _train(tmp_path, backend):
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env.update(KERAS_BACKEND=backend, XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    command = [str(YLG_TRAIN), *TINY, f"--workdir={tmp_path / 'run'}", "--engine=jax"]
+    command = [str(YLG_TRAIN), CONFIG, *TINY, f"--workdir={tmp_path / 'run'}", "--engine=jax"]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from test_models import small_config
+from weights_util import assert_shared_identical
 
 from ylg_tf import models
 from ylg_tf.layers import sn_dense
@@ -40,25 +41,17 @@ def arms(models_and_arms):
     return models_and_arms[1]
 
 
-def _assert_shared_identical(first, second):
-    shared = first.keys() & second.keys()
-    assert len(shared) > 30
-    for path in sorted(shared):
-        np.testing.assert_array_equal(first[path], second[path], err_msg=path)
-    return first.keys() - shared, second.keys() - shared
-
-
 @pytest.mark.parametrize("model", ["G", "D"])
 def test_attention_arms_differ_only_in_attention_weights(arms, model):
-    only_plain, only_ylg = _assert_shared_identical(arms["no_attention", model], arms["ylg", model])
+    only_plain, only_ylg = assert_shared_identical(arms["no_attention", model], arms["ylg", model])
     assert not only_plain
     assert only_ylg and all(path.startswith("attention/") for path in only_ylg), only_ylg
     # YLG and SAGAN attention have the same projections: every weight agrees.
-    assert _assert_shared_identical(arms["ylg", model], arms["sagan", model]) == (set(), set())
+    assert assert_shared_identical(arms["ylg", model], arms["sagan", model]) == (set(), set())
 
 
 def test_spectral_norm_arms_differ_only_in_power_iteration_vectors(arms):
-    only_sn, only_plain = _assert_shared_identical(arms["ylg", "G"], arms["ylg_d_only", "G"])
+    only_sn, only_plain = assert_shared_identical(arms["ylg", "G"], arms["ylg_d_only", "G"])
     assert not only_plain
     assert only_sn and all(path.endswith("/vector_u") for path in only_sn), only_sn
 
