@@ -31,7 +31,8 @@ def benchmark_config():
 
     config = default_config()
     config.model.variant = _VARIANT.value
-    config.model.g_base_channels = config.model.d_base_channels = _CHANNELS.value
+    model = config.model
+    model.generator.base_channels = model.discriminator.base_channels = _CHANNELS.value
     config.train.batch_size = _BATCH.value
     config.train.log_every = config.train.sample_every = config.train.checkpoint_every = 10**9
     return config

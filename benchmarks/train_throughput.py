@@ -52,7 +52,8 @@ def base_channels(variant: str) -> int:
 def images_per_second(variant: str, workdir: str) -> float:
     config = default_config()
     config.model.variant = variant
-    config.model.g_base_channels = config.model.d_base_channels = base_channels(variant)
+    width = base_channels(variant)
+    config.model.generator.base_channels = config.model.discriminator.base_channels = width
     config.train.batch_size = _BATCH.value
     config.train.ema_decay = 0.0
     config.train.log_every = config.train.sample_every = config.train.checkpoint_every = 10**9

@@ -332,9 +332,9 @@ def write_runs_csv(path: Path, root: Path, arms: list[str], seeds: int) -> None:
 def width_note() -> str:
     """The study's widths and the query/key channels each of 8 heads gets from them."""
     model = CONFIG.get_config("arm=ylg").model
-    channels = generator_plan(32, model.g_base_channels)[0][0]  # 32x32: 4 x base everywhere
+    channels = generator_plan(32, model.generator.base_channels)[0][0]  # 32x32: 4 x base everywhere
     return (
-        f"G and D base width {model.g_base_channels}: the attention layers see {channels} "
+        f"G and D base width {model.generator.base_channels}: the attention layers see {channels} "
         f"channels, so each of 8 heads has {channels} / 8 / 8 = {channels // 64} query/key "
         f"channel(s) (the paper: 4, i.e. base width 64)"
     )

@@ -108,7 +108,7 @@ def variants(run, raw, batches: list[int]):
         return lambda: standing_statistics(
             run.generator,
             run.info.num_classes,
-            run.config.model.z_dim,
+            run.config.model.generator.z_dim,
             batches=count,
             batch_size=train.batch_size,
             seed=seed,

@@ -46,7 +46,7 @@ def tiny_trainer(tmp_path_factory, digits_cache):
     from ylg_tf.training import GANTrainer, default_config, make_strategy
 
     config = default_config()
-    config.model.g_base_channels = config.model.d_base_channels = 16
+    config.model.generator.base_channels = config.model.discriminator.base_channels = 16
     config.train.update(batch_size=4, steps=2, ema_decay=0.9, log_every=1)
     config.train.sample_every = config.train.checkpoint_every = 2
     config.eval.update(every=1, num_samples=12, cache_dir=str(digits_cache))

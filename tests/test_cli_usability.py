@@ -54,6 +54,18 @@ def test_bad_input_is_one_short_message(binary):
     assert lines[0].startswith(f"{binary}: error: ") and word in text, text
 
 
+def test_an_unknown_config_field_is_named_with_its_override():
+    code, lines = _run(
+        "ylg-train",
+        "--config=experiments/configs/ylg_digits32.py",
+        "--workdir=unused",
+        "--config.model.g_base_channels=8",  # the field's name before config version 3
+    )
+    assert code == 2 and len(lines) == 1, lines
+    assert "config.model.g_base_channels is not a config field" in lines[0]
+    assert "config.model.generator" in lines[0]
+
+
 def test_debug_brings_the_traceback_back():
     code, lines = _run("ylg-export", "--workdir=no/such/run", "--debug")
     assert code != 0 and any(line.startswith("Traceback") for line in lines)

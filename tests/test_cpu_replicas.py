@@ -20,9 +20,9 @@ YLG_TRAIN = Path(sys.executable).with_name("ylg-train")
 #: Tiny sizes on top of README's command line; the strategy flags are exactly README's.
 OVERRIDES = (
     "--config.model.variant=no_attention",
-    "--config.model.g_base_channels=8",
-    "--config.model.d_base_channels=8",
-    "--config.model.z_dim=16",
+    "--config.model.generator.base_channels=8",
+    "--config.model.discriminator.base_channels=8",
+    "--config.model.generator.z_dim=16",
     "--config.train.batch_size=4",
     "--config.train.steps=2",
     "--config.train.ema_decay=0",

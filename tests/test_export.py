@@ -175,7 +175,7 @@ def test_empty_or_non_finite_z_and_bad_num_are_refused_by_name(served):
 def test_generator_without_attention_has_no_attention_signature(tmp_path):
     config = default_config()
     config.model.variant = "no_attention"
-    config.model.g_base_channels = 16
+    config.model.generator.base_channels = 16
     generator = build_generator(config, num_classes=3)
     path = export_generator(generator, tmp_path / "1")
     model = tf.saved_model.load(str(path))

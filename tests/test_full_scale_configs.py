@@ -60,9 +60,9 @@ def test_paper_setup_on_every_profile(hardware, variant):
     data, model, train = config.data, config.model, config.train
     # docs/background.md, Training: ImageNet 128, batch 256, 1M steps, TTUR Adam, z dim 128
     assert (data.name, data.resolution, data.split) == ("imagenet2012", 128, "train")
-    assert model.variant == variant and model.z_dim == 128
-    assert model.g_base_channels == model.d_base_channels == 64
-    assert model.g_attention_resolution == model.d_attention_resolution == 32
+    assert model.variant == variant and model.generator.z_dim == 128
+    assert model.generator.base_channels == model.discriminator.base_channels == 64
+    assert model.generator.attention_resolution == model.discriminator.attention_resolution == 32
     assert (train.batch_size, train.steps, train.d_steps) == (256, 1_000_000, 1)
     assert (train.g_lr, train.d_lr, train.beta1, train.beta2) == (1e-4, 4e-4, 0.0, 0.9)
     assert 0.999 <= train.ema_decay < 1.0 and train.ema_start < train.steps
@@ -107,6 +107,13 @@ def test_launch_overrides_and_bad_args():
         validate(config)
 
 
+def _field(config, section: str, field: str):
+    """`config`'s field in a section given by dotted name (`"model.generator"`)."""
+    for name in section.split("."):
+        config = config[name]
+    return config[field]
+
+
 @pytest.mark.parametrize("hardware", list(HARDWARE))
 def test_reduced_keeps_the_setup_but_not_the_size(hardware):
     full, reduced = load(f"hardware={hardware}"), load(f"hardware={hardware},reduced=True")
@@ -115,15 +122,16 @@ def test_reduced_keeps_the_setup_but_not_the_size(hardware):
     for section, field in [
         ("data", "name"),
         ("data", "resolution"),
-        ("model", "g_attention_resolution"),
-        ("model", "d_attention_resolution"),
+        ("model.generator", "attention_resolution"),
+        ("model.discriminator", "attention_resolution"),
         ("train", "g_lr"),
         ("train", "d_lr"),
         ("train", "beta2"),
         ("train", "mixed_precision"),
     ]:
-        assert reduced[section][field] == full[section][field], (section, field)
-    assert reduced.model.g_base_channels < full.model.g_base_channels
+        assert _field(reduced, section, field) == _field(full, section, field), (section, field)
+
+    assert reduced.model.generator.base_channels < full.model.generator.base_channels
     assert reduced.train.batch_size % replicas == 0 and reduced.train.steps <= 10
     assert reduced.train.steps_per_call > 1 and reduced.eval.every == 0  # no Inception download
 

@@ -36,7 +36,7 @@ LABELS = np.array([1, 7], np.int32)
 def tiny_config(variant="ylg"):
     config = default_config()
     config.model.variant = variant
-    config.model.g_base_channels = config.model.d_base_channels = 16
+    config.model.generator.base_channels = config.model.discriminator.base_channels = 16
     return config
 
 

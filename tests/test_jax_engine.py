@@ -24,8 +24,8 @@ from ylg_tf.training import default_config
 def tiny_config(**train):
     config = default_config()
     config.model.variant = "ylg"
-    config.model.g_base_channels = config.model.d_base_channels = 16
-    config.model.z_dim = 32
+    config.model.generator.base_channels = config.model.discriminator.base_channels = 16
+    config.model.generator.z_dim = 32
     config.train.batch_size = 4
     config.train.steps = 2
     config.train.ema_decay = 0.9
@@ -111,7 +111,7 @@ def _jax_train(out: Path) -> dict:
 
 def _model_inputs(config):
     rng = np.random.default_rng(0)
-    z = rng.standard_normal((3, config.model.z_dim)).astype("float32")
+    z = rng.standard_normal((3, config.model.generator.z_dim)).astype("float32")
     images = rng.uniform(-1, 1, (3, 32, 32, 3)).astype("float32")
     return z, np.array([0, 4, 9], "int32"), images
 
@@ -129,7 +129,7 @@ def test_weight_files_round_trip_and_refuse_another_model(tmp_path):
     assert load_models(path, ema_generator=target) == 7  # no G_ema entries: G's weights
     for a, b in zip(source.weights, target.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    config.model.g_base_channels = 32
+    config.model.generator.base_channels = 32
     with pytest.raises(ValueError, match=r"holds shape \(1, 1024\), the model \(1, 2048\)"):
         load_models(path, generator=build_generator(config, 10))
     config.model.variant = "no_attention"

@@ -13,9 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 TINY = [
     "--config=experiments/configs/ylg_digits32.py",
-    "--config.model.g_base_channels=16",
-    "--config.model.d_base_channels=16",
-    "--config.model.z_dim=16",
+    "--config.model.generator.base_channels=16",
+    "--config.model.discriminator.base_channels=16",
+    "--config.model.generator.z_dim=16",
     "--config.train.batch_size=2",
     "--config.train.log_every=1",
     "--config.train.sample_every=1000",

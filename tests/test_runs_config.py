@@ -32,11 +32,11 @@ def test_reading_a_config_file_imports_neither_keras_nor_tensorflow():
 
 def test_config_json_round_trip_carries_the_version():
     config = default_config()
-    config.model.g_attention_resolution = (16, 32)
+    config.model.generator.attention_resolution = (16, 32)
     text = config_to_json(config)
     assert json.loads(text)["version"] == CONFIG_VERSION
     again = config_from_json(text)
-    assert again.model.g_attention_resolution == (16, 32)
+    assert again.model.generator.attention_resolution == (16, 32)
     assert config_to_json(again) == text
 
 
@@ -47,18 +47,64 @@ def test_a_config_json_from_a_newer_release_is_refused_by_version():
         config_from_json(json.dumps(content))
 
 
-def todays_config_json(config):
-    """`config.json` as the release before versions wrote it: sorted fields, no `version`."""
-    return json.dumps(json.loads(config.to_json_best_effort()), indent=2, sort_keys=True) + "\n"
+def version_2_json(config, **model_overrides):
+    """`config.json` as version 2 wrote it (written out by hand): the model's fields flat,
+    `spectral_norm` a string."""
+    content = json.loads(config.to_json_best_effort())
+    g, d = content["model"]["generator"], content["model"]["discriminator"]
+    content["model"] = {
+        "variant": content["model"]["variant"],
+        "z_dim": g["z_dim"],
+        "bn_momentum": g["bn_momentum"],
+        "g_base_channels": g["base_channels"],
+        "d_base_channels": d["base_channels"],
+        "g_attention_resolution": g["attention_resolution"],
+        "d_attention_resolution": d["attention_resolution"],
+        "g_residual_resolution": g["residual_resolution"],
+        "d_residual_resolution": d["residual_resolution"],
+        "spectral_norm": "g_and_d" if g["spectral_norm"] else "d_only",
+        **model_overrides,
+    }
+    content["version"] = 2
+    return content
 
 
-def test_a_run_with_a_config_json_of_the_previous_format_resumes(tmp_path):
+def test_version_2_fields_move_to_the_constructors_names():
+    config = default_config()
+    config.model.generator.attention_resolution = (16, 32)
+    config.model.discriminator.residual_resolution = 8
+    config.model.generator.spectral_norm = False
+    migrated = config_from_json(json.dumps(version_2_json(config)))
+    assert config_to_json(migrated) == config_to_json(config)
+    flat = version_2_json(default_config(), spectral_norm="g_only")
+    with pytest.raises(ValueError, match="spectral_norm='g_only'; expected 'g_and_d'"):
+        config_from_json(json.dumps(flat))
+
+
+def test_a_run_with_a_config_json_of_version_2_resumes(tmp_path):
     workdir = tmp_path / "old"
     train(workdir, 2)
-    (workdir / "config.json").write_text(todays_config_json(tiny_config(2)))
+    (workdir / "config.json").write_text(json.dumps(version_2_json(tiny_config(2))))
     old = RunDirectory(workdir).read_config()
-    assert old.model.g_base_channels == 16
+    assert old.model.generator.base_channels == 16
     trainer = GANTrainer(tiny_config(4), make_strategy("default"), workdir)
     trainer.close()
     assert int(trainer.step.numpy()) == 2
     assert json.loads((workdir / "config.json").read_text())["version"] == CONFIG_VERSION
+
+
+def test_a_version_1_config_json_takes_the_defaults_of_later_fields(tmp_path):
+    """Version 1 had no `version`, residual controls or `spectral_norm`: they take defaults,
+    and the run resumes; the same run asked with a non-default value is refused."""
+    workdir = tmp_path / "old"
+    train(workdir, 2)
+    content = version_2_json(tiny_config(2))
+    del content["version"]
+    for field in ("spectral_norm", "g_residual_resolution", "d_residual_resolution"):
+        del content["model"][field]
+    (workdir / "config.json").write_text(json.dumps(content))
+    GANTrainer(tiny_config(4), make_strategy("default"), workdir).close()
+    config = tiny_config(4)
+    config.model.generator.spectral_norm = False
+    with pytest.raises(ValueError, match="different `model`"):
+        GANTrainer(config, make_strategy("default"), workdir)

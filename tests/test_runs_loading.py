@@ -53,7 +53,7 @@ def test_load_run_errors_name_the_problem(tiny_run, tmp_path):
     other = tmp_path / "other"
     (other / "checkpoints").mkdir(parents=True)
     config = json.loads((tiny_run / "config.json").read_text())
-    config["model"]["g_base_channels"] = 32  # another generator than the checkpoint's
+    config["model"]["generator"]["base_channels"] = 32  # another generator than the checkpoint's
     (other / "config.json").write_text(json.dumps(config))
     (other / "run.json").write_text((tiny_run / "run.json").read_text())
     for path in (tiny_run / "checkpoints").iterdir():

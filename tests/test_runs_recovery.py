@@ -14,8 +14,8 @@ from ylg_tf.training import GANTrainer, default_config, make_strategy
 def tiny_config(steps=2, **train):
     """A YLG run small enough to build and train 2 steps in seconds."""
     config = default_config()
-    config.model.g_base_channels = config.model.d_base_channels = 16
-    config.model.z_dim = 16
+    config.model.generator.base_channels = config.model.discriminator.base_channels = 16
+    config.model.generator.z_dim = 16
     config.train.update(batch_size=2, steps=steps, log_every=1, sample_every=2)
     config.train.update(checkpoint_every=2, keep_checkpoints=5)
     config.train.update(train)

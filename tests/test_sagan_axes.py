@@ -13,12 +13,15 @@ from ylg_tf.training import GANTrainer, default_config, make_strategy, validate
 NUM_CLASSES = 10
 
 
-def small_config(variant="no_attention", **model):
-    """32x32 with base width 16: every G and D block has 4 x 16 = 64 channels."""
+def small_config(variant="no_attention", model=None):
+    """32x32 with base width 16: every G and D block has 4 x 16 = 64 channels. `model`: fields
+    of `config.model` by dotted name, e.g. `{"generator.residual_resolution": 16}`."""
     config = default_config()
     config.model.variant = variant
-    config.model.g_base_channels = config.model.d_base_channels = 16
-    config.model.update(model)
+    config.model.generator.base_channels = config.model.discriminator.base_channels = 16
+    for name, value in (model or {}).items():
+        network, field = name.split(".")
+        config.model[network][field] = value
     config.train.update(batch_size=4, steps=1, ema_decay=0.0, log_every=1)
     config.train.sample_every = config.train.checkpoint_every = 1
     return config
@@ -48,7 +51,9 @@ def _trainable_count(model):
 
 def test_generator_residual_control_is_one_block_of_hand_counted_size():
     base = models.build_generator(small_config(), NUM_CLASSES)
-    with_residual = models.build_generator(small_config(g_residual_resolution=16), NUM_CLASSES)
+    with_residual = models.build_generator(
+        small_config(model={"generator.residual_resolution": 16}), NUM_CLASSES
+    )
     channels = 64
     # Two 3x3 convs (kernel + bias) and two class-conditional BNs (gain and bias tables).
     expected = 2 * (9 * channels * channels + channels) + 2 * 2 * NUM_CLASSES * channels
@@ -59,7 +64,9 @@ def test_generator_residual_control_is_one_block_of_hand_counted_size():
 
 
 def test_generator_residual_control_runs_after_the_16x16_block():
-    G = models.build_generator(small_config(g_residual_resolution=16), NUM_CLASSES)
+    G = models.build_generator(
+        small_config(model={"generator.residual_resolution": 16}), NUM_CLASSES
+    )
     _perturb(G)
     z, _, labels = _inputs()
     # G's forward pass rebuilt from its parts, with the residual block after block_1 (8 -> 16).
@@ -82,7 +89,9 @@ def test_generator_residual_control_runs_after_the_16x16_block():
 
 
 def test_discriminator_residual_control_after_the_first_8x8_block_and_beside_attention():
-    config = small_config("sagan", d_residual_resolution=8)  # D's attention stays at 16
+    config = small_config(
+        "sagan", {"discriminator.residual_resolution": 8}
+    )  # D's attention stays at 16
     base = models.build_discriminator(small_config("sagan"), NUM_CLASSES)
     D = models.build_discriminator(config, NUM_CLASSES)
     assert _trainable_count(D) - _trainable_count(base) == 2 * (9 * 64 * 64 + 64)
@@ -104,7 +113,9 @@ def test_checkpoint_names_without_the_axes_are_unchanged():
     paths = [w.path for w in default.weights]
     assert "G/block_0/conv_1/conv_1_conv2d/kernel" in paths
     assert not any("residual" in p for p in paths)
-    plain = models.build_generator(small_config("ylg", spectral_norm="d_only"), NUM_CLASSES)
+    plain = models.build_generator(
+        small_config("ylg", {"generator.spectral_norm": False}), NUM_CLASSES
+    )
     assert "G/block_0/conv_1/kernel" in [w.path for w in plain.weights]
 
 
@@ -129,14 +140,18 @@ def _wrappers(model):
 
 @pytest.mark.parametrize("variant", ["sagan", "ylg", "ganformer_simplex"])
 def test_d_only_leaves_every_generator_layer_plain(variant):
-    config = small_config(variant, spectral_norm="d_only", g_residual_resolution=8)
+    config = small_config(
+        variant, {"generator.spectral_norm": False, "generator.residual_resolution": 8}
+    )
     G = models.build_generator(config, NUM_CLASSES)
     D = models.build_discriminator(config, NUM_CLASSES)
     assert len(_kernel_layers(G)) > 10 and not _wrappers(G)
     assert not any("vector_u" in w.path for w in G.weights)
     # D keeps a wrapper around each of its convolutions and dense layers.
     assert len(_wrappers(D)) == len(_kernel_layers(D)) > 10
-    default = models.build_generator(small_config(variant, g_residual_resolution=8), NUM_CLASSES)
+    default = models.build_generator(
+        small_config(variant, {"generator.residual_resolution": 8}), NUM_CLASSES
+    )
     assert len(_wrappers(default)) == len(_kernel_layers(default))
 
 
@@ -157,7 +172,9 @@ def _outputs_with_scaled_kernel(layer, x, factor=3.0):
 def test_d_only_generator_kernels_act_linearly_and_sn_ones_do_not():
     z, _, labels = _inputs()
     h = np.random.default_rng(2).standard_normal((2, 16, 16, 64)).astype("float32")
-    plain = models.build_generator(small_config("sagan", spectral_norm="d_only"), NUM_CLASSES)
+    plain = models.build_generator(
+        small_config("sagan", {"generator.spectral_norm": False}), NUM_CLASSES
+    )
     normalized = models.build_generator(small_config("sagan"), NUM_CLASSES)
     for G, scale in ((plain, 3.0), (normalized, 1.0)):
         for layer, x in (
@@ -171,7 +188,9 @@ def test_d_only_generator_kernels_act_linearly_and_sn_ones_do_not():
 
 
 def test_d_only_generator_round_trips_through_keras(tmp_path):
-    config = small_config("ylg", spectral_norm="d_only", g_residual_resolution=8)
+    config = small_config(
+        "ylg", {"generator.spectral_norm": False, "generator.residual_resolution": 8}
+    )
     G = models.build_generator(config, NUM_CLASSES)
     _perturb(G)
     z, _, labels = _inputs()
@@ -188,47 +207,61 @@ def test_d_only_generator_round_trips_through_keras(tmp_path):
 @pytest.mark.parametrize(
     "variant,resolution,model,match",
     [
-        ("ylg", 32, dict(g_attention_resolution=64), r"g_attention_resolution=64 .*\[8, 16, 32\]"),
-        ("ylg", 32, dict(d_attention_resolution=32), r"d_attention_resolution=32 .*\[8, 16\]"),
+        (
+            "ylg",
+            32,
+            {"generator.attention_resolution": 64},
+            r"generator.attention_resolution=64 .*\[8, 16, 32\]",
+        ),
+        (
+            "ylg",
+            32,
+            {"discriminator.attention_resolution": 32},
+            r"discriminator.attention_resolution=32 .*\[8, 16\]",
+        ),
         (
             "ylg",
             64,
-            dict(d_attention_resolution=64),
-            r"d_attention_resolution=64 .*\[4, 8, 16, 32\]",
+            {"discriminator.attention_resolution": 64},
+            r"discriminator.attention_resolution=64 .*\[4, 8, 16, 32\]",
         ),
         (
             "no_attention",
             32,
-            dict(g_residual_resolution=4),
-            r"g_residual_resolution=4 .*0 \(none\) or one of \[8, 16, 32\]",
+            {"generator.residual_resolution": 4},
+            r"generator.residual_resolution=4 .*0 \(none\) or one of \[8, 16, 32\]",
         ),
         (
             "no_attention",
             32,
-            dict(d_residual_resolution=32),
-            r"d_residual_resolution=32 .*0 \(none\) or one of \[8, 16\]",
+            {"discriminator.residual_resolution": 32},
+            r"discriminator.residual_resolution=32 .*0 \(none\) or one of \[8, 16\]",
         ),
         # Default attention at 16 in both networks: the residual control may not sit there too.
-        ("ylg", 32, dict(g_residual_resolution=16), r"g_residual_resolution=16 .*\[8, 32\]"),
-        ("sagan", 32, dict(d_residual_resolution=16), r"d_residual_resolution=16 .*\[8\]"),
-        (
-            "ganformer_simplex",
-            32,
-            dict(g_attention_resolution=(8, 16), g_residual_resolution=8),
-            r"g_residual_resolution=8 .*g_attention_resolution puts attention .*\[32\]",
-        ),
         (
             "ylg",
             32,
-            dict(spectral_norm="g_only"),
-            r"spectral_norm='g_only'.*\('g_and_d', 'd_only'\)",
+            {"generator.residual_resolution": 16},
+            r"generator.residual_resolution=16 .*\[8, 32\]",
+        ),
+        (
+            "sagan",
+            32,
+            {"discriminator.residual_resolution": 16},
+            r"discriminator.residual_resolution=16 .*\[8\]",
+        ),
+        (
+            "ganformer_simplex",
+            32,
+            {"generator.attention_resolution": (8, 16), "generator.residual_resolution": 8},
+            r"generator.residual_resolution=8 .*attention_resolution puts attention .*\[32\]",
         ),
     ],
 )
 def test_invalid_axes_are_rejected_naming_field_value_and_accepted(
     variant, resolution, model, match
 ):
-    config = small_config(variant, **model)
+    config = small_config(variant, model)
     config.data.resolution = resolution
     with pytest.raises(ValueError, match=match):
         validate(config)
@@ -237,28 +270,41 @@ def test_invalid_axes_are_rejected_naming_field_value_and_accepted(
 def test_a_tuple_residual_resolution_is_rejected():
     # Config flags refuse a tuple for an int field; a hand-edited config.json does not.
     values = small_config().to_dict()
-    values["model"]["g_residual_resolution"] = (16, 32)
-    with pytest.raises(ValueError, match=r"g_residual_resolution=\(16, 32\).*one int"):
+    values["model"]["generator"]["residual_resolution"] = (16, 32)
+    with pytest.raises(ValueError, match=r"generator.residual_resolution=\(16, 32\).*one int"):
         validate(ml_collections.ConfigDict(values))
 
 
 @pytest.mark.parametrize(
     "variant,model",
     [
-        ("no_attention", dict(g_residual_resolution=16, d_residual_resolution=16)),
-        ("ganformer_duplex", dict(d_residual_resolution=16)),  # GANformer has no D attention
-        ("ylg", dict(g_residual_resolution=8, d_residual_resolution=8, spectral_norm="d_only")),
+        (
+            "no_attention",
+            {"generator.residual_resolution": 16, "discriminator.residual_resolution": 16},
+        ),
+        (
+            "ganformer_duplex",
+            {"discriminator.residual_resolution": 16},
+        ),  # GANformer has no D attention
+        (
+            "ylg",
+            {
+                "generator.residual_resolution": 8,
+                "discriminator.residual_resolution": 8,
+                "generator.spectral_norm": False,
+            },
+        ),
     ],
 )
 def test_valid_axes_pass_and_build(variant, model):
-    config = small_config(variant, **model)
+    config = small_config(variant, model)
     validate(config)
     assert models.build_discriminator(config, NUM_CLASSES).residual_block is not None
 
 
 def test_the_trainer_rejects_a_bad_config_before_writing_anything(tmp_path):
-    config = small_config("sagan", d_residual_resolution=16)
-    with pytest.raises(ValueError, match="d_residual_resolution=16"):
+    config = small_config("sagan", {"discriminator.residual_resolution": 16})
+    with pytest.raises(ValueError, match="discriminator.residual_resolution=16"):
         GANTrainer(config, make_strategy("default"), tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
@@ -276,12 +322,15 @@ def test_models_keep_their_own_checks():
 @pytest.mark.parametrize(
     "variant,model",
     [
-        ("no_attention", dict(g_residual_resolution=16, d_residual_resolution=16)),
-        ("sagan", dict(spectral_norm="d_only")),
+        (
+            "no_attention",
+            {"generator.residual_resolution": 16, "discriminator.residual_resolution": 16},
+        ),
+        ("sagan", {"generator.spectral_norm": False}),
     ],
 )
 def test_one_train_step(variant, model, tmp_path):
-    trainer = GANTrainer(small_config(variant, **model), make_strategy("default"), tmp_path)
+    trainer = GANTrainer(small_config(variant, model), make_strategy("default"), tmp_path)
     weights = trainer.generator.weights + trainer.discriminator.weights
     start = {w.path: w.numpy() for w in weights}
     metrics = trainer.train()

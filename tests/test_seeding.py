@@ -26,7 +26,7 @@ def models_and_arms():
     built = {}
     configs = {variant: small_config(variant, 32) for variant in ("no_attention", "ylg", "sagan")}
     configs["ylg_d_only"] = small_config("ylg", 32)
-    configs["ylg_d_only"].model.spectral_norm = "d_only"
+    configs["ylg_d_only"].model.generator.spectral_norm = False
     for arm, config in configs.items():
         built[arm, "G"] = models.build_generator(config, NUM_CLASSES)
         if arm != "ylg_d_only":

@@ -26,7 +26,7 @@ def _float32_policy_after():
 def _small(steps, **train):
     """No attention, base width 8: the step's own mechanics at the least tracing cost."""
     config = tiny_config("no_attention", steps=steps, log_every=1, **train)
-    config.model.g_base_channels = config.model.d_base_channels = 8
+    config.model.generator.base_channels = config.model.discriminator.base_channels = 8
     return config
 
 
@@ -103,8 +103,8 @@ def test_mixed_precision_trains_through_the_binary(tmp_path, precision):
         "--config=experiments/configs/ylg_digits32.py",
         f"--workdir={tmp_path / 'run'}",
         f"--config.train.mixed_precision={precision}",
-        "--config.model.g_base_channels=16",
-        "--config.model.d_base_channels=16",
+        "--config.model.generator.base_channels=16",
+        "--config.model.discriminator.base_channels=16",
         "--config.train.batch_size=4",
         "--config.train.steps=2",
         "--config.train.log_every=1",

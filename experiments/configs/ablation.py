@@ -39,7 +39,11 @@ ARMS = {
 # input needs a multiple of 128 channels: this arm runs at twice the others' base width.
 ARMS["mixed_resolution"] = Arm(
     VARIANTS["mixed_resolution"].description + "; base width 32 (its head split needs it)",
-    {"model.variant": "mixed_resolution", "model.g_base_channels": 32, "model.d_base_channels": 32},
+    {
+        "model.variant": "mixed_resolution",
+        "model.generator.base_channels": 32,
+        "model.discriminator.base_channels": 32,
+    },
 )
 for _res in (8, 16, 32):  # SAGAN Table 1: attention vs a residual block at feature resolution k
     _d_res = min(_res, 16)
@@ -47,8 +51,8 @@ for _res in (8, 16, 32):  # SAGAN Table 1: attention vs a residual block at feat
         f"no attention; an extra residual block at G {_res}, D {_d_res}",
         {
             "model.variant": "no_attention",
-            "model.g_residual_resolution": _res,
-            "model.d_residual_resolution": _d_res,
+            "model.generator.residual_resolution": _res,
+            "model.discriminator.residual_resolution": _d_res,
         },
     )
     if _res != 16:  # feat16 is the `sagan` arm: the 32x32 default placement
@@ -56,8 +60,8 @@ for _res in (8, 16, 32):  # SAGAN Table 1: attention vs a residual block at feat
             f"SAGAN attention at G {_res}, D {_d_res}",
             {
                 "model.variant": "sagan",
-                "model.g_attention_resolution": _res,
-                "model.d_attention_resolution": _d_res,
+                "model.generator.attention_resolution": _res,
+                "model.discriminator.attention_resolution": _d_res,
             },
         )
 # SAGAN Figures 3/4 compare stabilizations on the model without attention (its 1M-step FID, 22.96,
@@ -65,7 +69,7 @@ for _res in (8, 16, 32):  # SAGAN Table 1: attention vs a residual block at feat
 # third curve, SN on G/D with TTUR, is the `no_attention` arm (the project's default training).
 ARMS["sn_d_only_equal_lr"] = Arm(
     "no attention, SN on D only, G and D lr 1e-4 (SAGAN's baseline)",
-    {"model.variant": "no_attention", "model.spectral_norm": "d_only", "train.d_lr": 1e-4},
+    {"model.variant": "no_attention", "model.generator.spectral_norm": False, "train.d_lr": 1e-4},
 )
 ARMS["sn_gd_equal_lr"] = Arm(
     "no attention, SN on G and D, G and D lr 1e-4",
@@ -115,7 +119,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.seed = args["seed"]
     config.data.name = args["dataset"]
     config.data.resolution = 32
-    config.model.g_base_channels = config.model.d_base_channels = 16
+    config.model.generator.base_channels = config.model.discriminator.base_channels = 16
     config.train.steps = args["steps"]
     config.train.batch_size = args["batch_size"]
     config.train.ema_decay = 0.99
@@ -124,8 +128,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.eval.every = args["eval_every"]
     config.eval.num_samples = args["eval_samples"]
     for key, value in ARMS[args["arm"]].overrides.items():
-        section, field = key.split(".")
-        if field not in config[section]:
+        *sections, field = key.split(".")
+        target = config
+        for section in sections:
+            target = target[section]
+        if field not in target:
             raise ValueError(f"Arm {args['arm']!r} sets unknown config field {key!r}.")
-        config[section][field] = value
+        target[field] = value
     return config

@@ -66,10 +66,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.data.split = "train"
 
     config.model.variant = args["variant"]
-    config.model.z_dim = 128
-    config.model.g_base_channels = config.model.d_base_channels = 64
-    config.model.g_attention_resolution = 32  # G: after the block out at 32x32 (256 channels)
-    config.model.d_attention_resolution = 32  # D: after the block out at 32x32 (128 channels)
+    config.model.generator.z_dim = 128
+    config.model.generator.base_channels = config.model.discriminator.base_channels = 64
+    # After the block out at 32x32: G's has 256 channels, D's 128.
+    config.model.generator.attention_resolution = 32
+    config.model.discriminator.attention_resolution = 32
 
     train = config.train
     train.steps = 1_000_000
@@ -93,7 +94,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     if args["reduced"]:  # same profile and resolution, small widths: checks the machine and code
         # 32 is the narrowest base at which D's 32x32 block (2 x base channels) splits its
         # channels // 8 query/key channels over 8 heads (mixed_resolution needs 64).
-        config.model.g_base_channels = config.model.d_base_channels = 32
+        config.model.generator.base_channels = config.model.discriminator.base_channels = 32
         train.batch_size = 2 * profile["replicas"]
         train.steps = 4
         train.steps_per_call = min(train.steps_per_call, 2)

@@ -19,8 +19,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.data.name = "digits"
     config.data.resolution = 32
     config.model.variant = args["variant"]
-    config.model.g_base_channels = 16
-    config.model.d_base_channels = 16
+    config.model.generator.base_channels = 16
+    config.model.discriminator.base_channels = 16
     config.train.steps = 1500
     config.train.batch_size = 32
     config.train.ema_decay = 0.99
@@ -29,7 +29,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train.checkpoint_every = 250
     config.eval.every = 500  # FID / IS / KID with the digits classifier (trained once, cached)
     if args["runlocal"]:  # a smoke run: seconds, not minutes
-        config.model.g_base_channels = config.model.d_base_channels = 16
+        config.model.generator.base_channels = config.model.discriminator.base_channels = 16
         config.train.steps = 4
         config.train.batch_size = 8
         config.train.log_every = config.train.sample_every = config.train.checkpoint_every = 2

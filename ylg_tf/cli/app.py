@@ -69,8 +69,23 @@ def _parse_flags(argv: list[str]) -> list[str]:
     except PARSE_ERRORS as error:  # ml_collections config files and `--config.x=` overrides
         if "--debug" in argv:
             raise
-        fail(_message(error), 2)
+        fail(_unknown_field(_message(error), argv), 2)
     return []  # not reached
+
+
+def _unknown_field(message: str, argv: list[str]) -> str:
+    """ml_collections' error for an override of a field that does not exist is the bare field
+    name (when no field is close enough to suggest one): say which override it came from."""
+    if not message.isidentifier():
+        return message
+    for arg in argv:
+        name = arg.partition("=")[0]
+        if name.startswith("--config.") and name.split(".")[-1] == message:
+            return (
+                f"{name[2:]} is not a config field (in {arg}). G's and D's fields are under "
+                "config.model.generator and config.model.discriminator."
+            )
+    return message
 
 
 def _guarded(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:

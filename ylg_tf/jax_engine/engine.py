@@ -71,7 +71,7 @@ def build_models(config: ml_collections.ConfigDict, num_classes: int) -> GANMode
 def latents(config: ml_collections.ConfigDict, step: int) -> np.ndarray:
     """`[d_steps + 1, global batch, z_dim]`: the TF engine's latents for `step`, one row per use."""
     uses = config.train.d_steps + 1
-    shape = [config.train.batch_size, config.model.z_dim]
+    shape = [config.train.batch_size, config.model.generator.z_dim]
     return np.stack(
         [
             tf.random.stateless_normal(shape, [config.seed, step * uses + use]).numpy()
@@ -136,7 +136,8 @@ def _batches(config: ml_collections.ConfigDict, source):
 def _write_samples(workdir: str, models: GANModels, config, num_classes: int, step: int) -> str:
     sampler = models.ema_generator or models.generator
     labels = np.arange(min(num_classes, 64), dtype=np.int32)
-    z = np.random.default_rng(config.seed).standard_normal((len(labels), config.model.z_dim))
+    z_dim = config.model.generator.z_dim
+    z = np.random.default_rng(config.seed).standard_normal((len(labels), z_dim))
     images = np.asarray(sampler((z.astype(np.float32), labels), training=False))
     path = f"{workdir}/samples/jax_step_{step:07d}.png"
     tf.io.gfile.makedirs(f"{workdir}/samples")

@@ -1,7 +1,7 @@
 """Builds G and D from a run config (`ylg_tf.runs.config`), the same way for every binary.
 
-The SAGAN ablation fields (`*_residual_resolution`, `spectral_norm`) are read with defaults, so
-that the `config.json` of runs made before they existed still loads.
+`config.model.generator` and `config.model.discriminator` are the constructors' own arguments;
+the variant, the resolution and the class count are shared by both.
 """
 
 from __future__ import annotations
@@ -13,18 +13,6 @@ from ylg_tf.models.discriminator import Discriminator
 from ylg_tf.models.generator import Generator
 from ylg_tf.models.seeding import seed_weights
 
-#: `config.model.spectral_norm` -> whether G's layers are spectral-normalized (D's always are).
-SPECTRAL_NORM = {"g_and_d": True, "d_only": False}
-
-
-def generator_spectral_norm(setting: str) -> bool:
-    """`config.model.spectral_norm` as the generator's `spectral_norm` argument."""
-    if not isinstance(setting, str) or setting not in SPECTRAL_NORM:
-        raise ValueError(
-            f"config.model.spectral_norm={setting!r}; expected one of {tuple(SPECTRAL_NORM)}."
-        )
-    return SPECTRAL_NORM[setting]
-
 
 def build_generator(
     config: ml_collections.ConfigDict, num_classes: int, synchronized_bn: bool = False, name="G"
@@ -32,21 +20,15 @@ def build_generator(
     """The generator of `config`, its weights created (called once on zeros) and seeded per
     weight path from `config.seed` (`seed_weights`: ablation arms share what they have alike;
     an EMA copy starts equal to G)."""
-    model = config.model
     generator = Generator(
         resolution=config.data.resolution,
         num_classes=num_classes,
-        z_dim=model.z_dim,
-        base_channels=model.g_base_channels,
-        variant=model.variant,
-        attention_resolution=model.g_attention_resolution or None,
-        residual_resolution=model.get("g_residual_resolution", 0),
-        spectral_norm=generator_spectral_norm(model.get("spectral_norm", "g_and_d")),
-        bn_momentum=model.bn_momentum,
+        variant=config.model.variant,
         synchronized_bn=synchronized_bn,
         name=name,
+        **config.model.generator,
     )
-    generator((np.zeros((2, model.z_dim), "float32"), np.zeros((2,), "int32")))
+    generator((np.zeros((2, generator.z_dim), "float32"), np.zeros((2,), "int32")))
     seed_weights(generator, f"{config.seed}/G")
     return generator
 
@@ -59,11 +41,9 @@ def build_discriminator(
     discriminator = Discriminator(
         resolution=resolution,
         num_classes=num_classes,
-        base_channels=config.model.d_base_channels,
         variant=config.model.variant,
-        attention_resolution=config.model.d_attention_resolution or None,
-        residual_resolution=config.model.get("d_residual_resolution", 0),
         name=name,
+        **config.model.discriminator,
     )
     discriminator((np.zeros((2, resolution, resolution, 3), "float32"), np.zeros((2,), "int32")))
     seed_weights(discriminator, f"{config.seed}/D")

@@ -19,8 +19,21 @@ from types import ModuleType
 import ml_collections
 from ml_collections import config_dict
 
-#: The `config.json` format written today. 1: written before the field existed (no `version`).
-CONFIG_VERSION = 2
+#: The `config.json` format written today. 1: written before the field existed (no `version`);
+#: 2: the model's fields flat in `model` (`g_base_channels`, `spectral_norm="d_only"`, ...).
+CONFIG_VERSION = 3
+
+#: Version 2's flat `model` fields -> (section, field) of version 3.
+_FLAT_MODEL_FIELDS = {
+    "z_dim": ("generator", "z_dim"),
+    "bn_momentum": ("generator", "bn_momentum"),
+    "g_base_channels": ("generator", "base_channels"),
+    "g_attention_resolution": ("generator", "attention_resolution"),
+    "g_residual_resolution": ("generator", "residual_resolution"),
+    "d_base_channels": ("discriminator", "base_channels"),
+    "d_attention_resolution": ("discriminator", "attention_resolution"),
+    "d_residual_resolution": ("discriminator", "residual_resolution"),
+}
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -36,25 +49,29 @@ def default_config() -> ml_collections.ConfigDict:
     config.data.manual_dir = ""  # tfds manual download directory (imagenet2012)
     config.data.strict = False  # image folders: reject unreadable files instead of skipping
 
+    # `model.generator` and `model.discriminator` hold the constructors' own arguments
+    # (`ylg_tf.models.Generator`, `Discriminator`); the variant, resolution and classes are shared.
     config.model = ml_collections.ConfigDict()
     config.model.variant = "ylg"
-    config.model.z_dim = 128
-    config.model.g_base_channels = 64
-    config.model.d_base_channels = 64
+    config.model.generator = ml_collections.ConfigDict()
+    config.model.generator.z_dim = 128
+    config.model.generator.base_channels = 64
     # 0 = the architecture's default for the resolution; an int, or a tuple of resolutions for
     # one G attention layer after each (e.g. (16, 32) for GANformer at several scales).
-    config.model.g_attention_resolution = config_dict.FieldReference(0, field_type=object)
-    config.model.d_attention_resolution = 0
+    config.model.generator.attention_resolution = config_dict.FieldReference(0, field_type=object)
     # SAGAN's ablation axes (Table 1, Figures 3/4). Feature resolutions: a 32x32 G's blocks output
     # 8, 16, 32, its D's 16, 8, 8, 8 (ylg_tf.models.architecture).
     # "Residual" control: one extra non-resampling residual block of the same width after the
     # block that outputs this resolution; 0 = none. Not where that network has attention (use
     # variant="no_attention" for Table 1's residual columns).
-    config.model.g_residual_resolution = 0
-    config.model.d_residual_resolution = 0
-    # "g_and_d" (SAGAN) or "d_only" (SAGAN's baseline: G without spectral norm).
-    config.model.spectral_norm = "g_and_d"
-    config.model.bn_momentum = 0.99
+    config.model.generator.residual_resolution = 0
+    # False: SAGAN's baseline, G without spectral norm (D always has it).
+    config.model.generator.spectral_norm = True
+    config.model.generator.bn_momentum = 0.99
+    config.model.discriminator = ml_collections.ConfigDict()
+    config.model.discriminator.base_channels = 64
+    config.model.discriminator.attention_resolution = 0
+    config.model.discriminator.residual_resolution = 0
 
     config.train = ml_collections.ConfigDict()
     config.train.steps = 2000
@@ -120,8 +137,10 @@ def parse_config_arg(arg: str | None, defaults: dict) -> dict:
 def migrate(saved: dict) -> dict:
     """A `config.json` of any version -> the current version's content (without `version`).
 
-    Version 1 (no `version` key) has the current layout less the fields added since; those take
-    their defaults in `config_from_json`, which keep the models of earlier releases unchanged.
+    Version 1 (no `version` key) is version 2 less fields added since, which take their defaults
+    in `config_from_json` (they keep earlier releases' models unchanged). Version 2 kept the model
+    fields flat (`g_base_channels`, `spectral_norm="g_and_d" | "d_only"`); they move to
+    `model.generator` / `model.discriminator` under the constructors' argument names.
     """
     saved = dict(saved)
     version = saved.pop("version", 1)
@@ -130,6 +149,23 @@ def migrate(saved: dict) -> dict:
             f"config.json has version {version!r}; this release reads versions 1 to "
             f"{CONFIG_VERSION} (a newer release wrote it?)."
         )
+    if version < 3 and isinstance(saved.get("model"), dict):
+        flat = dict(saved["model"])
+        model = {"generator": {}, "discriminator": {}}
+        for field, value in flat.items():
+            if field in _FLAT_MODEL_FIELDS:
+                section, name = _FLAT_MODEL_FIELDS[field]
+                model[section][name] = value
+            elif field == "spectral_norm":
+                if value not in ("g_and_d", "d_only"):
+                    raise ValueError(
+                        f"config.json: model.spectral_norm={value!r}; expected 'g_and_d' or "
+                        "'d_only'."
+                    )
+                model["generator"]["spectral_norm"] = value == "g_and_d"
+            else:
+                model[field] = value
+        saved["model"] = model
     return saved
 
 
@@ -139,15 +175,18 @@ def config_from_json(text: str) -> ml_collections.ConfigDict:
     Fields the run predates take their defaults, so runs keep loading and resuming after a
     release adds a field.
     """
-    saved = migrate(json.loads(text))
     config = default_config()
-    for section, values in saved.items():
-        if isinstance(values, dict) and section in config:
-            for field, value in values.items():
-                config[section][field] = tuple(value) if isinstance(value, list) else value
-        else:
-            config[section] = values
+    _merge(config, migrate(json.loads(text)))
     return config
+
+
+def _merge(config: ml_collections.ConfigDict, values: dict) -> None:
+    """`values` (parsed JSON) into `config`, section by section; lists become tuples."""
+    for field, value in values.items():
+        if isinstance(value, dict) and isinstance(config.get(field), ml_collections.ConfigDict):
+            _merge(config[field], value)
+        else:
+            config[field] = tuple(value) if isinstance(value, list) else value
 
 
 def config_to_json(config: ml_collections.ConfigDict) -> str:

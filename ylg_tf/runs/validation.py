@@ -16,7 +16,6 @@ from ylg_tf.models.architecture import (
     generator_resolutions,
     place_blocks,
 )
-from ylg_tf.models.factory import generator_spectral_norm
 from ylg_tf.models.variants import get_variant
 
 MIXED_PRECISION = ("", "bfloat16", "float16")
@@ -51,26 +50,34 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def _validate_model(model: ml_collections.ConfigDict, resolution: int) -> None:
-    """Attention and residual-control placement and spectral norm, with the models' own rules.
-
-    Fields newer than a saved `config.json` take their defaults, as in `ylg_tf.models.factory`.
-    """
+    """Attention and residual-control placement and spectral norm, with the models' own rules."""
     spec = get_variant(model.variant)
-    generator_spectral_norm(model.get("spectral_norm", "g_and_d"))
-    g_fields = ("config.model.g_attention_resolution", "config.model.g_residual_resolution")
+    generator, discriminator = model.generator, model.discriminator
+    if not isinstance(generator.spectral_norm, bool):
+        raise ValueError(
+            f"config.model.generator.spectral_norm={generator.spectral_norm!r}; expected True "
+            "(SAGAN) or False (SAGAN's baseline: G without spectral norm)."
+        )
+    g_fields = (
+        "config.model.generator.attention_resolution",
+        "config.model.generator.residual_resolution",
+    )
     place_blocks(
         generator_resolutions(resolution),
-        attention_resolutions(model.g_attention_resolution, resolution, g_fields[0]),
-        model.get("g_residual_resolution", 0),
+        attention_resolutions(generator.attention_resolution, resolution, g_fields[0]),
+        generator.residual_resolution,
         has_attention=spec.has_attention,
         fields=g_fields,
     )
     place_blocks(
         discriminator_resolutions(resolution),
-        [model.d_attention_resolution or DEFAULT_ATTENTION_RESOLUTION[resolution]],
-        model.get("d_residual_resolution", 0),
+        [discriminator.attention_resolution or DEFAULT_ATTENTION_RESOLUTION[resolution]],
+        discriminator.residual_resolution,
         has_attention=spec.has_attention and spec.in_discriminator,
-        fields=("config.model.d_attention_resolution", "config.model.d_residual_resolution"),
+        fields=(
+            "config.model.discriminator.attention_resolution",
+            "config.model.discriminator.residual_resolution",
+        ),
     )
 
 

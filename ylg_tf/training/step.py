@@ -31,7 +31,7 @@ class ReplicatedStep:
     """`steps` train steps per call of `__call__` (a `tf.function`), under `strategy`.
 
     Args:
-      config: the run config (`train` and `model.z_dim`, `seed`).
+      config: the run config (`train` and `model.generator.z_dim`, `seed`).
       strategy: the `tf.distribute` strategy the models were built under.
       generator, discriminator, ema_generator: the models (`ema_generator` None without EMA).
       g_optimizer, d_optimizer: from `make_optimizer`.
@@ -60,7 +60,7 @@ class ReplicatedStep:
             ]
         )
         z = tf.random.stateless_normal(
-            [local_batch * context.num_replicas_in_sync, self.config.model.z_dim], seed
+            [local_batch * context.num_replicas_in_sync, self.config.model.generator.z_dim], seed
         )
         start = context.replica_id_in_sync_group * local_batch
         return z[start : start + local_batch]

@@ -105,7 +105,8 @@ class GANTrainer:
             self.run_dir.write_config(config)
             self.run_dir.write_info(self.info)
         self.summaries = RunSummaries(
-            self.run_dir, own, classes, config.model.z_dim, config.data.resolution, config.seed,
+            self.run_dir, own, classes, config.model.generator.z_dim, config.data.resolution,
+            config.seed,
             self._chief,
         )  # fmt: skip
         self.train_step = ReplicatedStep(
@@ -203,7 +204,7 @@ class GANTrainer:
         standing_statistics(
             self.ema_generator,
             self.info.num_classes,
-            self.config.model.z_dim,
+            self.config.model.generator.z_dim,
             batches=batches,
             batch_size=self.config.train.batch_size,
             seed=self.config.seed + step,
