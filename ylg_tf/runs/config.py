@@ -96,11 +96,18 @@ def default_config() -> ml_collections.ConfigDict:
     config.train.checkpoint_every = 500
     config.train.keep_checkpoints = 3
 
-    # FID / IS / KID of the EMA generator (ylg_tf.evaluation), also used by ylg-eval.
+    # FID / IS / KID and more of the EMA generator (ylg_tf.evaluation), also used by ylg-eval.
     config.eval = ml_collections.ConfigDict()
     config.eval.every = 0  # steps between evaluations during training; 0 = off
     config.eval.num_samples = 1000  # real (at most the split's size) and generated images
     config.eval.classifier = "auto"  # "auto", "digits", "inception", "inception:/dir|.tar.gz|URL"
+    # Metric protocol (ylg_tf.evaluation.protocols): "auto" (digits for the digits classifier,
+    # else "tfgan": bilinear 299, as TF-GAN), "tfgan", "clean" (antialiased resize) or "digits".
+    config.eval.protocol = "auto"
+    config.eval.prdc_nearest_k = 5  # k of precision / recall / density / coverage; 0 = off
+    config.eval.intra_fid = True  # per-class FID of conditional models, and its mean
+    config.eval.fid_infinity = False  # FID extrapolated to infinitely many samples (15 FIDs more)
+    config.eval.judge = True  # the digits judge's accuracy on conditional samples (digits only)
     config.eval.batch_size = 100
     config.eval.kid_block_size = 1024  # TF-GAN's KID max_block_size
     config.eval.cache_dir = ""  # classifier and real-statistics cache; "" = <workdir>/../.ylg_cache
