@@ -13,17 +13,21 @@ import tensorflow as tf
 
 from ylg_tf.data import build_dataset
 from ylg_tf.evaluation import (
+    PROTOCOLS,
     Classifier,
     Evaluator,
     evaluate_run,
+    fid_infinity,
     frechet_classifier_distance_from_activations,
     kernel_classifier_distance_and_std_from_activations,
     load_classifier,
+    make_evaluator,
     resolve_hub_handle,
     truncation_sweep_run,
 )
 from ylg_tf.evaluation import evaluator as evaluator_module
 from ylg_tf.evaluation.digits_classifier import digits_arrays, digits_classifier
+from ylg_tf.runs.config import default_config
 
 # --- a stand-in for TF-GAN's Inception module ------------------------------------------------
 
@@ -128,7 +132,9 @@ class _Counting:
 
     def __init__(self, classifier: Classifier):
         self.classifier, self.images = classifier, 0
-        self.name, self.fingerprint = classifier.name, classifier.fingerprint
+
+    def __getattr__(self, name):  # name, fingerprint, protocol, weights, input_size
+        return getattr(self.classifier, name)
 
     def __call__(self, images):
         self.images += len(images)
@@ -200,6 +206,203 @@ def test_evaluate_generator_is_seeded_and_balanced(digits_cache):
     assert truncated["truncation"] == 0.5 and truncated["num_generated"] == 40
 
 
+def test_num_samples_zero_is_an_error_not_the_default(digits_cache, tmp_path):
+    config = default_config()
+    config.eval.cache_dir = str(digits_cache)
+    with pytest.raises(ValueError, match="num_samples=0; expected an integer >= 2"):
+        make_evaluator(config, tmp_path / "run", num_samples=0)
+    with pytest.raises(ValueError, match="batch_size=0; expected an integer >= 1"):
+        make_evaluator(config, tmp_path / "run", batch_size=0)
+    evaluator = Evaluator(_pooled_classifier(), "digits", 32, num_samples=20)
+
+    def generator(inputs, training=False):
+        raise AssertionError("generated images for num_samples=0")
+
+    with pytest.raises(ValueError, match="num_samples=0; expected an integer >= 2"):
+        evaluator.evaluate_generator(generator, 10, z_dim=4, num_samples=0)
+
+
+# --- the metrics beyond FID -------------------------------------------------------------------
+
+
+def _pooled_classifier(protocol=PROTOCOLS["clean"]):
+    """A fake backbone: the gray image at 4x4 (16 features) and fixed random logits."""
+    projection = np.random.default_rng(0).standard_normal((16, 10)).astype(np.float32)
+
+    def fn(images):
+        features = tf.reshape(tf.reduce_mean(images, axis=-1), [-1, 16])
+        return features @ projection, features
+
+    return Classifier("pooled", "pooled-1", 4, fn, protocol=protocol)
+
+
+def _sqrtm_fid(x: np.ndarray, y: np.ndarray) -> float:
+    """FID in float64 with SciPy's general matrix square root."""
+    import scipy.linalg
+
+    c1, c2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    root = scipy.linalg.sqrtm(c1 @ c2).real
+    return float(np.sum((x.mean(0) - y.mean(0)) ** 2) + np.trace(c1 + c2) - 2 * np.trace(root))
+
+
+def _prdc_brute_force(real: np.ndarray, fake: np.ndarray, k: int) -> dict:
+    """The four definitions on full float64 distance matrices (column 0 of a sorted row of a
+    set against itself is the point itself)."""
+
+    def distances(a, b):
+        return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+
+    real_radii = np.sort(distances(real, real), axis=1)[:, k]
+    fake_radii = np.sort(distances(fake, fake), axis=1)[:, k]
+    between = distances(real, fake)  # [real, fake]
+    inside_real = between <= real_radii[:, None]
+    return {
+        "precision": inside_real.any(axis=0).mean(),
+        "recall": (between <= fake_radii[None, :]).any(axis=1).mean(),
+        "density": inside_real.sum() / (k * len(fake)),
+        "coverage": inside_real.any(axis=1).mean(),
+    }
+
+
+def test_evaluator_prdc_intra_fid_and_fid_infinity_equal_float64_references():
+    classifier = _pooled_classifier()
+    evaluator = Evaluator(
+        classifier, "digits", 32, num_samples=300, batch_size=128, prdc_nearest_k=4
+    )
+    dataset, _ = build_dataset("digits", 32)
+    real_images, real_labels = next(iter(dataset.take(300).batch(300).as_numpy_iterator()))
+    images, labels = next(iter(dataset.skip(300).take(300).batch(300).as_numpy_iterator()))
+    noisy = np.clip(images + 0.3 * np.random.default_rng(1).standard_normal(images.shape), -1, 1)
+    noisy = noisy.astype(np.float32)
+    scores = evaluator.evaluate_images(
+        (noisy[k : k + 128], labels[k : k + 128]) for k in range(0, 300, 128)
+    )
+    real = evaluator.real_statistics()
+    np.testing.assert_array_equal(real.labels, real_labels)
+    real_features = real.activations.astype(np.float64)
+    fake = classifier(noisy)[1].astype(np.float64)
+    for key, value in _prdc_brute_force(real_features, fake, 4).items():
+        assert scores[key] == pytest.approx(value, abs=1e-12), key
+    assert 0.0 < scores["coverage"] < 1.0 and scores["prdc_nearest_k"] == 4
+    per_class = {
+        str(c): _sqrtm_fid(real_features[real_labels == c], fake[labels == c]) for c in range(10)
+    }
+    assert scores["intra_fid_per_class"].keys() == per_class.keys()
+    for c, fid in per_class.items():
+        assert scores["intra_fid_per_class"][c] == pytest.approx(fid, rel=1e-6), c
+    assert scores["intra_fid"] == pytest.approx(np.mean(list(per_class.values())), rel=1e-6)
+    assert scores["intra_fid"] > scores["fid"]  # fewer samples per class: more bias
+    assert "fid_infinity" not in scores and "judge_accuracy" not in scores
+    # PRDC and intra-FID off, FID-infinity on: the library function on the same activations.
+    other = Evaluator(
+        classifier,
+        "digits",
+        32,
+        num_samples=300,
+        prdc_nearest_k=0,
+        intra_fid=False,
+        fid_infinity=True,
+    )
+    scores = other.evaluate_images([(noisy, labels)])
+    assert not {"precision", "intra_fid"} & set(scores)
+    expected = fid_infinity(real.activations, fake)
+    assert scores["fid_infinity"] == pytest.approx(expected["fid_infinity"], rel=1e-9)
+    assert scores["fid_infinity_points"] == expected["points"]
+
+
+def test_intra_fid_is_null_with_the_reason_when_a_class_is_short():
+    evaluator = Evaluator(_pooled_classifier(), "digits", 32, num_samples=40, prdc_nearest_k=0)
+    images = _digits_images(40)
+    labels = np.zeros(40, np.int64)
+    labels[-1] = 1  # class 1: one generated image
+    scores = evaluator.evaluate_images([(images, labels)])
+    assert (
+        scores["intra_fid"] is None
+        and "at least 2 real and 2 generated" in (scores["intra_fid_skipped"])
+    )
+    assert "intra_fid" not in evaluator.evaluate_images([images])  # no labels: unconditional
+
+
+# --- protocols ------------------------------------------------------------------------------
+
+
+def test_protocols_resize_as_their_names_say():
+    def pixels(images):
+        flat = tf.reshape(images[..., 0], [tf.shape(images)[0], -1])
+        return flat, flat
+
+    noise = np.random.default_rng(0).uniform(-1, 1, (48, 32, 32, 3)).astype(np.float32)
+    tfgan = Classifier("px", "px", 8, pixels, protocol=PROTOCOLS["tfgan"])
+    clean = Classifier("px", "px", 8, pixels, protocol=PROTOCOLS["clean"])
+    # 32 -> 8 bilinear without antialiasing samples between 2 x 2 pixels: variance / 4 (of 1/3).
+    assert np.var(tfgan(noise)[1]) == pytest.approx(1 / 12, rel=0.05)
+    # The antialiased resize averages a whole 4 x 4 footprint and more: far less variance.
+    assert np.var(clean(noise)[1]) < 1 / 30
+    # At the input size no resize acts; clean rounds to 8 bits first, as a saved image would.
+    same_tfgan = Classifier("px", "px", 32, pixels, protocol=PROTOCOLS["tfgan"])
+    same_clean = Classifier("px", "px", 32, pixels, protocol=PROTOCOLS["clean"])
+    flat = noise[..., 0].reshape(48, -1)
+    np.testing.assert_allclose(same_tfgan(noise)[1], flat, atol=1e-6)
+    levels = (same_clean(noise)[1].astype(np.float64) + 1) * 127.5  # on the 8-bit grid,
+    np.testing.assert_allclose(levels, np.round(levels), atol=1e-4)
+    assert np.abs(levels - (flat + 1) * 127.5).max() <= 0.5 + 1e-4  # the nearest level
+
+
+def test_scores_record_their_protocol(digits_cache, tmp_path):
+    classifier = load_classifier("digits", digits_cache)
+    evaluator = Evaluator(classifier, "digits", 32, num_samples=30, cache_dir=tmp_path)
+    scores = evaluator.evaluate_images([_digits_images(20)])
+    fingerprint = classifier.info["fingerprint"]
+    assert scores["protocol"] == {
+        "name": "digits",
+        "backbone": {
+            "name": "digits",
+            "weights": f"model.keras sha256:{fingerprint}",
+            "features": 128,
+        },
+        "resize": {"method": "bilinear", "antialias": False, "quantize_8bit": False, "size": 32},
+        "reference": {"dataset": "digits", "split": "train", "resolution": 32, "count": 30},
+        "generated": 20,
+    }
+    with open(digits_cache / "classifiers" / "digits" / "model.keras", "rb") as file:
+        assert hashlib.sha256(file.read()).hexdigest()[:10] == fingerprint
+    clean = Evaluator(
+        load_classifier("digits", digits_cache, protocol="clean"),
+        "digits",
+        32,
+        num_samples=30,
+        cache_dir=tmp_path,
+    )
+    assert clean.cache_path != evaluator.cache_path  # the real statistics depend on the resize
+    record = clean.evaluate_images([_digits_images(20)])["protocol"]
+    assert record["name"] == "clean" and record["resize"] == {
+        "method": "bicubic",
+        "antialias": True,
+        "quantize_8bit": True,
+        "size": 32,
+    }
+    with pytest.raises(ValueError, match="'tfgan' is for inception features"):
+        load_classifier("digits", digits_cache, protocol="tfgan")
+    with pytest.raises(ValueError, match="Unknown metric protocol 'fast'"):
+        load_classifier("digits", digits_cache, protocol="fast")
+
+
+def test_inception_protocol_records_the_handle_and_the_weights_hash(fake_inception, tmp_path):
+    directory, _ = fake_inception
+    for name in ("tfgan", "clean"):
+        classifier = load_classifier(f"inception:{directory}", tmp_path, "cifar10", protocol=name)
+        digest = hashlib.sha256()
+        for path in [directory / "saved_model.pb", *sorted((directory / "variables").glob("*"))]:
+            digest.update(path.relative_to(directory).as_posix().encode())
+            digest.update(path.read_bytes())
+        assert classifier.weights == f"{directory} sha256:{digest.hexdigest()[:16]}"
+        assert classifier.protocol == PROTOCOLS[name] and classifier.input_size == 299
+    auto = load_classifier(f"inception:{directory}", tmp_path, "cifar10")
+    assert auto.protocol.name == "tfgan"
+    with pytest.raises(ValueError, match="'digits' is for digits features"):
+        load_classifier(f"inception:{directory}", tmp_path, protocol="digits")
+
+
 # --- runs -------------------------------------------------------------------------------------
 
 
@@ -213,6 +416,12 @@ def test_evaluate_run_writes_json(tiny_run, digits_cache):
     assert (saved["num_real"], saved["num_generated"], saved["step"]) == (24, 24, 2)
     assert saved["classifier"] == "digits" and saved["generator"] == "ema"
     assert saved["fid"] == pytest.approx(scores["fid"]) and saved["fid"] > 0
+    # config.eval's defaults: PRDC (k = 5), intra-class FID, the digits judge; the protocol.
+    assert saved["prdc_nearest_k"] == 5 and 0.0 <= saved["coverage"] <= 1.0
+    assert 0.0 <= saved["judge_accuracy"] <= 1.0 and saved["judge"]["exclude_split"] is None
+    assert saved["intra_fid"] > 0 and len(saved["intra_fid_per_class"]) == 10
+    assert saved["protocol"]["name"] == "digits" and saved["protocol"]["generated"] == 24
+    assert saved["protocol"]["reference"]["count"] == 24 and "fid_infinity" not in saved
 
 
 def test_truncation_sweep_run_writes_json_and_plot(tiny_run, digits_cache):
@@ -254,5 +463,12 @@ def test_training_evaluates_every_m_steps(tiny_run):
     assert saved["step"] == 1 and saved["num_generated"] == saved["num_real"] == 12
     assert saved["generator"] == "ema" and saved["classifier"] == "digits"
     events = EventAccumulator(str(tiny_run / "logs"), size_guidance={"tensors": 0}).Reload()
-    assert {"eval/fid", "eval/is", "eval/kid"} <= set(events.Tags()["tensors"])
+    metrics = {"fid", "is", "kid", "precision", "recall", "density", "coverage", "judge_accuracy"}
+    assert {f"eval/{name}" for name in metrics} | {"eval/protocol"} <= set(events.Tags()["tensors"])
     assert [e.step for e in events.Tensors("eval/fid")] == [1, 2]
+    assert saved["precision"] == pytest.approx(
+        float(tf.make_ndarray(events.Tensors("eval/precision")[0].tensor_proto))
+    )
+    described = events.SummaryMetadata("eval/fid").summary_description
+    protocol = json.loads(described.removeprefix("protocol: "))
+    assert protocol == saved["protocol"]

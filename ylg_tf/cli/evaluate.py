@@ -1,11 +1,16 @@
-"""`ylg-eval`: FID / IS / KID of a trained run's generator, written into the run directory.
+"""`ylg-eval`: the scores of a trained run's generator, written into the run directory; or the
+difference of two score files measured under the same metric protocol.
 
   ylg-eval --workdir=runs/ylg_digits32 --num_samples=1000
   ylg-eval --workdir=runs/imagenet128 --classifier=inception:/models/tfgan_inception
+  ylg-eval --workdir=runs/imagenet128 --protocol=clean
+  ylg-eval --compare=runs/a/eval/step_0001500.json,runs/b/eval/step_0001500.json
 
-Writes `<workdir>/eval/step_<step>.json` (fid, is, kid, kid_std, num_real, num_generated,
-classifier, step, ...). The EMA generator is scored when the run kept one. Every flag is
-checked before the run is loaded or a classifier trained.
+Writes `<workdir>/eval/step_<step>.json` (fid, is, kid, kid_std, precision, recall, density,
+coverage, intra_fid, judge_accuracy, num_real, num_generated, classifier, protocol, step, ...).
+The EMA generator is scored when the run kept one. `--compare` prints B - A of every score the two
+files share, and refuses files whose protocols (backbone and weights, resize, reference data,
+sample counts) differ. Every flag is checked before the run is loaded or a classifier trained.
 """
 
 import json
@@ -16,9 +21,17 @@ from absl import app, flags
 from ylg_tf.cli import app as cli_app
 from ylg_tf.evaluation import evaluate_run
 from ylg_tf.evaluation.classifiers import resolve_classifier_spec
+from ylg_tf.evaluation.compare import compare_score_files, format_comparison
+from ylg_tf.evaluation.protocols import PROTOCOL_CHOICES
 from ylg_tf.runs import files
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).", required=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (WORKSPACE.md).")
+_COMPARE = flags.DEFINE_list(
+    "compare",
+    None,
+    "A.json,B.json: print B - A of two score files instead of scoring a run; refused when "
+    "their metric protocols differ.",
+)
 _NUM_SAMPLES = flags.DEFINE_integer(
     "num_samples",
     None,
@@ -30,6 +43,14 @@ _CLASSIFIER = flags.DEFINE_string(
     None,
     "auto | digits | inception | inception:/saved_model_dir | inception:/module.tar.gz | "
     "inception:https://... (default: the run's config.eval.classifier, 'auto').",
+)
+_PROTOCOL = flags.DEFINE_enum(
+    "protocol",
+    None,
+    list(PROTOCOL_CHOICES),
+    "Metric protocol: auto (digits for the digits classifier, else tfgan), tfgan (bilinear resize "
+    "without antialiasing, as TF-GAN), clean (8-bit rounding, antialiased bicubic resize) or "
+    "digits (default: the run's config.eval.protocol).",
 )
 _CACHE_DIR = flags.DEFINE_string(
     "cache_dir", None, "Classifier and real-statistics cache (default <workdir>/../.ylg_cache)."
@@ -62,9 +83,26 @@ def _valid_truncation(threshold: float | None) -> bool:
 cli_app.validate_with("classifier", lambda spec: resolve_classifier_spec(spec, dataset=""))
 
 
+@flags.multi_flags_validator(["workdir", "compare"])
+def _workdir_or_compare(values: dict) -> bool:
+    if (values["workdir"] is None) == (values["compare"] is None):
+        raise flags.ValidationError(
+            "give either --workdir (score a run) or --compare=A.json,B.json"
+        )
+    if values["compare"] is not None and len(values["compare"]) != 2:
+        raise flags.ValidationError(
+            f"--compare={','.join(values['compare'])}; expected two score files, A.json,B.json"
+        )
+    return True
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if _COMPARE.value:
+        first, second = _COMPARE.value
+        print(format_comparison(compare_score_files(first, second), first, second))
+        return
     _run()
 
 
@@ -73,6 +111,7 @@ def _run() -> None:
         _WORKDIR.value,
         num_samples=_NUM_SAMPLES.value,
         classifier=_CLASSIFIER.value,
+        protocol=_PROTOCOL.value,
         cache_dir=_CACHE_DIR.value,
         batch_size=_BATCH_SIZE.value,
         step=_STEP.value,

@@ -3,7 +3,8 @@
 - `inception`: TF-GAN's Inception network, the TF-Hub module `tensorflow/tfgan/eval/inception/1`
   (the 2015-12-05 Inception graph: `logits` 1008, `pool_3` 2048), from a local SavedModel
   directory, a `.tar.gz` of one, or a TF-Hub URL downloaded once into the cache. Images are
-  resized bilinearly to 299x299 here, as TF-GAN does, and passed in [-1, 1].
+  resized to 299x299 as the metric protocol says (`tfgan`, the default: bilinearly without
+  antialiasing, as TF-GAN does; `protocols.py`) and passed in [-1, 1].
 - `digits`: a small CNN that the project trains on the embedded digits dataset and caches
   (`ylg_tf.evaluation.digits_classifier`), so that FID / IS / KID mean something offline.
 
@@ -27,6 +28,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from ylg_tf.evaluation.protocols import CUSTOM_PROTOCOL, PROTOCOLS, Protocol
+
 __all__ = [
     "CLASSIFIER_SPECS",
     "INCEPTION_HANDLE",
@@ -36,6 +39,7 @@ __all__ = [
     "resolve_classifier_spec",
     "resolve_hub_handle",
     "saved_model_classifier",
+    "saved_model_digest",
 ]
 
 INCEPTION_HANDLE = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
@@ -54,8 +58,11 @@ class Classifier:
     Args:
       name: the spec that built it (`"digits"`, `"inception:..."`), written with every score.
       fingerprint: identifies the weights; keys the cache of real-data statistics.
-      input_size: the square input side; other images are resized bilinearly to it.
+      input_size: the square input side; other images are resized to it.
       fn: float32 `[B, input_size, input_size, 3]` in [-1, 1] -> `(logits, activations)`.
+      protocol: the metric protocol: how images are resized (and rounded) to `input_size`.
+      weights: the weights' identity written with every score (default `fingerprint`): a file
+        hash, or the handle and content hash of a SavedModel.
 
     Call arguments:
       images: `[B, H, W, 3]` (or `[B, H, W, 1]`, repeated to RGB) float images in [-1, 1].
@@ -64,10 +71,20 @@ class Classifier:
       `(logits [B, classes], activations [B, features])` NumPy float32 arrays.
     """
 
-    def __init__(self, name: str, fingerprint: str, input_size: int, fn: Callable) -> None:
+    def __init__(
+        self,
+        name: str,
+        fingerprint: str,
+        input_size: int,
+        fn: Callable,
+        protocol: Protocol = CUSTOM_PROTOCOL,
+        weights: str | None = None,
+    ) -> None:
         self.name = name
         self.fingerprint = fingerprint
         self.input_size = input_size
+        self.protocol = protocol
+        self.weights = weights or fingerprint
         self._fn = fn
         self._run = tf.function(
             self._forward,
@@ -79,8 +96,15 @@ class Classifier:
             tf.shape(images)[-1] == 1, lambda: tf.tile(images, [1, 1, 1, 3]), lambda: images
         )
         images = tf.ensure_shape(images, [None, None, None, 3])
+        if self.protocol.quantize:  # as an 8-bit image file would hold them
+            images = tf.round((tf.clip_by_value(images, -1.0, 1.0) + 1.0) * 127.5) / 127.5 - 1.0
         size = self.input_size
-        resized = tf.image.resize(images, [size, size], method="bilinear")
+        resized = tf.image.resize(
+            images,
+            [size, size],
+            method=self.protocol.resize_method,
+            antialias=self.protocol.antialias,
+        )
         logits, activations = self._fn(resized)
         batch = tf.shape(images)[0]
         return (
@@ -96,7 +120,10 @@ class Classifier:
         return logits.numpy(), activations.numpy()
 
     def __repr__(self) -> str:
-        return f"Classifier({self.name!r}, fingerprint={self.fingerprint!r})"
+        return (
+            f"Classifier({self.name!r}, fingerprint={self.fingerprint!r}, "
+            f"protocol={self.protocol.name!r})"
+        )
 
 
 def resolve_classifier_spec(spec: str, dataset: str) -> str:
@@ -109,16 +136,20 @@ def resolve_classifier_spec(spec: str, dataset: str) -> str:
     raise ValueError(f"Unknown classifier {spec!r}; expected {CLASSIFIER_SPECS}.")
 
 
-def inception_classifier(spec: str, cache_dir) -> Classifier:
+def inception_classifier(
+    spec: str, cache_dir, protocol: Protocol = PROTOCOLS["tfgan"]
+) -> Classifier:
     """The Inception classifier of an `"inception"` or `"inception:<handle>"` spec; a URL is
-    downloaded once into `<cache_dir>/tfhub/`."""
+    downloaded once into `<cache_dir>/tfhub/`. `protocol`: `tfgan` or `clean`."""
     handle = INCEPTION_HANDLE if spec == "inception" else spec[len("inception:") :]
     if "://" in str(cache_dir):  # a module is extracted on a local disk to be loaded
         local = Path(os.environ.get("TFHUB_CACHE_DIR") or Path.home() / ".cache" / "ylg_tf")
         logging.info("The cache %s is a URL; TF-Hub modules go to %s.", cache_dir, local)
         cache_dir = local
     directory = resolve_hub_handle(handle, Path(cache_dir) / "tfhub")
-    return saved_model_classifier(directory, name=f"inception:{handle}", handle=handle)
+    return saved_model_classifier(
+        directory, name=f"inception:{handle}", handle=handle, protocol=protocol
+    )
 
 
 def saved_model_classifier(
@@ -128,8 +159,12 @@ def saved_model_classifier(
     input_size: int = INCEPTION_SIZE,
     logits_key: str = INCEPTION_LOGITS,
     activations_key: str = INCEPTION_ACTIVATIONS,
+    protocol: Protocol = PROTOCOLS["tfgan"],
 ) -> Classifier:
     """A classifier from a SavedModel that maps images to a dict with logits and activations.
+
+    Its `weights` identity is the handle (or directory) and the SHA-256 of the SavedModel's
+    files (`saved_model.pb` and `variables/`), so that a score names the exact network.
 
     The TF-GAN Inception module is called directly (`module(images)["pool_3"]`); a SavedModel
     without `__call__` is called through its `serving_default` (or `default`) signature.
@@ -152,9 +187,24 @@ def saved_model_classifier(
         return outputs[logits_key], outputs[activations_key]
 
     fingerprint = "inception-" + hashlib.sha1((handle or str(directory)).encode()).hexdigest()[:10]
-    classifier = Classifier(name, fingerprint, input_size, fn)
+    weights = f"{handle or directory} sha256:{saved_model_digest(directory)}"
+    classifier = Classifier(name, fingerprint, input_size, fn, protocol=protocol, weights=weights)
     classifier.module = module  # keeps the loaded variables alive
     return classifier
+
+
+def saved_model_digest(directory: str | Path) -> str:
+    """SHA-256 (16 hex digits) of a SavedModel's graph and variable files, names included."""
+    directory = Path(directory)
+    digest = hashlib.sha256()
+    paths = [directory / "saved_model.pb", *sorted((directory / "variables").glob("*"))]
+    for path in paths:
+        if path.is_file():
+            digest.update(path.relative_to(directory).as_posix().encode())
+            with open(path, "rb") as file:
+                for chunk in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()[:16]
 
 
 def _module_call(module, directory: Path) -> Callable:

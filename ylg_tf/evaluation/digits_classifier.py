@@ -21,6 +21,7 @@ from absl import logging
 
 from ylg_tf.data import build_dataset
 from ylg_tf.evaluation.classifiers import Classifier
+from ylg_tf.evaluation.protocols import PROTOCOLS, Protocol
 from ylg_tf.runs import files
 
 __all__ = [
@@ -132,8 +133,14 @@ def train_digits_classifier(
     return info
 
 
-def digits_classifier(directory: str | Path, epochs: int = 10) -> Classifier:
-    """The cached digits classifier in `directory`, trained there first if it is missing."""
+def digits_classifier(
+    directory: str | Path, epochs: int = 10, protocol: Protocol = PROTOCOLS["digits"]
+) -> Classifier:
+    """The cached digits classifier in `directory`, trained there first if it is missing.
+
+    `protocol`: `digits` (bilinear, the identity at 32x32) or `clean`. Its weights' identity is
+    the SHA-256 of `model.keras` (first 10 hex digits).
+    """
     model_path, info_path = files.join(directory, MODEL_FILE), files.join(directory, INFO_FILE)
     if not files.exists(model_path) or not files.exists(info_path):
         logging.info("Training the digits classifier into %s (once).", directory)
@@ -146,7 +153,12 @@ def digits_classifier(directory: str | Path, epochs: int = 10) -> Classifier:
         return logits, features
 
     classifier = Classifier(
-        "digits", f"digits-{info['fingerprint']}", DIGITS_CLASSIFIER_RESOLUTION, fn
+        "digits",
+        f"digits-{info['fingerprint']}",
+        DIGITS_CLASSIFIER_RESOLUTION,
+        fn,
+        protocol=protocol,
+        weights=f"{MODEL_FILE} sha256:{info['fingerprint']}",
     )
     classifier.model, classifier.info = model, info
     return classifier

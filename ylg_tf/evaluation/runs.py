@@ -34,6 +34,7 @@ def evaluate_run(
     *,
     num_samples: int | None = None,
     classifier: str | None = None,
+    protocol: str | None = None,
     cache_dir: str | Path | None = None,
     batch_size: int | None = None,
     step: int | None = None,
@@ -41,13 +42,14 @@ def evaluate_run(
     truncation: float | None = None,
     seed: int = 0,
 ) -> tuple[Path, dict]:
-    """FID / IS / KID of a run's generator, written to `<workdir>/eval/step_<step>.json`.
+    """The scores of a run's generator, written to `<workdir>/eval/step_<step>.json`.
 
     Args:
       workdir: the run directory.
       num_samples: real and generated images (default `config.eval.num_samples`).
       classifier: `"auto"`, `"digits"`, `"inception"`, `"inception:<dir|.tar.gz|URL>"`
         (default `config.eval.classifier`).
+      protocol: `"auto"`, `"tfgan"`, `"clean"` or `"digits"` (default `config.eval.protocol`).
       cache_dir: classifier and real-statistics cache (default `<workdir>/../.ylg_cache`).
       batch_size: images per generator / classifier call.
       step, use_ema: which checkpoint and generator (`load_run`).
@@ -55,11 +57,12 @@ def evaluate_run(
       seed: seed of latents and labels.
 
     Returns:
-      `(path of the JSON, scores)`; the scores hold `fid`, `is`, `kid`, `kid_std`, `num_real`,
-      `num_generated`, `classifier`, `step` and what else identifies the setting.
+      `(path of the JSON, scores)`; the scores hold `fid`, `is`, `kid`, `kid_std`, PRDC,
+      intra-class FID, the judge's accuracy (as `config.eval` enables them), `num_real`,
+      `num_generated`, `classifier`, `protocol`, `step` and what else identifies the setting.
     """
     run, evaluator = _run_and_evaluator(
-        workdir, step, use_ema, num_samples, classifier, cache_dir, batch_size
+        workdir, step, use_ema, num_samples, classifier, cache_dir, batch_size, protocol
     )
     scores = evaluator.evaluate_generator(
         run.generator, run.info.num_classes, truncation=truncation, seed=seed
@@ -122,6 +125,7 @@ def truncation_sweep_run(
     *,
     num_samples: int | None = None,
     classifier: str | None = None,
+    protocol: str | None = None,
     cache_dir: str | Path | None = None,
     batch_size: int | None = None,
     step: int | None = None,
@@ -130,17 +134,19 @@ def truncation_sweep_run(
 ) -> tuple[Path, Path, list[dict]]:
     """A run's truncation sweep: `<workdir>/eval/truncation_sweep.{json,png}`.
 
-    Arguments as in `evaluate_run`. The JSON holds `step`, `generator`, `classifier`, `num_real`,
-    `num_generated` and `points` (one score dict per threshold, `truncation` null = untruncated).
+    Arguments as in `evaluate_run`. The JSON holds `step`, `generator`, `classifier`, `protocol`,
+    `num_real`, `num_generated` and `points` (one score dict per threshold, `truncation` null =
+    untruncated).
     """
     run, evaluator = _run_and_evaluator(
-        workdir, step, use_ema, num_samples, classifier, cache_dir, batch_size
+        workdir, step, use_ema, num_samples, classifier, cache_dir, batch_size, protocol
     )
     points = truncation_sweep(evaluator, run.generator, run.info.num_classes, truncations, seed)
     summary = {
         "step": run.step,
         "generator": "ema" if run.ema else "raw",
         "classifier": evaluator.classifier.name,
+        "protocol": points[0]["protocol"],
         "num_real": points[0]["num_real"],
         "num_generated": points[0]["num_generated"],
         "best_fid_truncation": min(points, key=lambda p: p["fid"])["truncation"],
@@ -154,7 +160,9 @@ def truncation_sweep_run(
     return json_path, png_path, points
 
 
-def _run_and_evaluator(workdir, step, use_ema, num_samples, classifier, cache_dir, batch_size):
+def _run_and_evaluator(
+    workdir, step, use_ema, num_samples, classifier, cache_dir, batch_size, protocol
+):
     """The loaded run and an evaluator set up for it (shared by the run-level entry points)."""
     run = load_run(workdir, step=step, use_ema=use_ema)
     evaluator = make_evaluator(
@@ -162,6 +170,7 @@ def _run_and_evaluator(workdir, step, use_ema, num_samples, classifier, cache_di
         run.directory,
         num_samples=num_samples,
         classifier=classifier,
+        protocol=protocol,
         cache_dir=cache_dir,
         batch_size=batch_size,
     )

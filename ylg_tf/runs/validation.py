@@ -46,7 +46,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not 0.0 <= config.train.ema_decay < 1.0:
         raise ValueError(f"config.train.ema_decay={config.train.ema_decay!r}; expected [0, 1).")
     if "eval" in config:
-        _validate_eval(config.eval)
+        _validate_eval(config.eval, config.data.name)
 
 
 def _validate_model(model: ml_collections.ConfigDict, resolution: int) -> None:
@@ -81,21 +81,8 @@ def _validate_model(model: ml_collections.ConfigDict, resolution: int) -> None:
     )
 
 
-def _validate_eval(settings: ml_collections.ConfigDict) -> None:
-    for field, least in (
-        ("every", 0),
-        ("num_samples", 2),
-        ("batch_size", 1),
-        ("kid_block_size", 2),
-    ):
-        value = settings[field]
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"config.eval.{field}={value!r}; expected an integer >= {least}.")
-    spec = settings.classifier
-    if spec not in ("auto", "digits", "inception") and not (
-        isinstance(spec, str) and spec.startswith("inception:") and len(spec) > len("inception:")
-    ):
-        raise ValueError(
-            f"config.eval.classifier={spec!r}; expected 'auto', 'digits', 'inception' or "
-            "'inception:<SavedModel dir | .tar.gz | https URL>'."
-        )
+def _validate_eval(settings: ml_collections.ConfigDict, dataset: str) -> None:
+    """`config.eval`, with the evaluation package's own rules (classifier, protocol, metrics)."""
+    from ylg_tf.evaluation.settings import validate_eval_settings  # imported late: no cycle
+
+    validate_eval_settings(settings, dataset)

@@ -16,7 +16,7 @@ import tensorflow as tf
 from absl import logging
 
 from ylg_tf.data import distributed_batches
-from ylg_tf.evaluation import make_evaluator, write_scores
+from ylg_tf.evaluation import make_evaluator, write_score_summaries, write_scores
 from ylg_tf.models import build_discriminator, build_generator
 from ylg_tf.runs.directory import RunDirectory
 from ylg_tf.runs.lock import RunLock
@@ -248,7 +248,7 @@ class GANTrainer:
             scores["num_real"],
             scores["num_generated"],
         )
-        self.summaries.scalars(step, {k: scores[k] for k in ("fid", "is", "kid")}, "eval/")
+        write_score_summaries(self.summaries.writer, step, scores)
         return scores
 
 
