@@ -282,7 +282,8 @@ QUICKSTART = [
         """
         ## Where one pixel looks
 
-        The generator returns its attention probabilities on request. Per head, the attention of
+        The generator returns its attention probabilities on request, one map per attention
+        layer (this one has one). Per head, the attention of
         one query pixel (framed in red) over the generated image: RTL and LTR heads look at
         different, local sets of keys.
         """,
@@ -297,7 +298,7 @@ QUICKSTART = [
 
         generator = trainer.sampler
         z = truncated_normal((4, generator.z_dim), threshold=1.0, seed=1)
-        images, probs = generator(
+        images, (probs,) = generator(
             (z, np.arange(4, dtype=np.int32)), training=False, return_attention_scores=True
         )
         probs = np.asarray(probs)  # [batch, heads, queries, keys]

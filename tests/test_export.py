@@ -82,7 +82,7 @@ def test_fresh_process_outputs_equal_the_in_memory_generator(exported, tmp_path)
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = np.load(tmp_path / "out.npz")
-    images, probs = run.generator((z, labels), training=False, return_attention_scores=True)
+    images, (probs,) = run.generator((z, labels), training=False, return_attention_scores=True)
     np.testing.assert_allclose(out["images"], images, atol=1e-5)
     expected_uint8 = np.round(np.clip((np.asarray(images) + 1) * 127.5, 0, 255))
     assert np.abs(out["images_uint8"].astype(int) - expected_uint8).max() <= 1

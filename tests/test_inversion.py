@@ -131,7 +131,7 @@ def test_lookahead_rejects_bad_arguments():
 def test_saliency_is_a_distribution_per_head_projected_to_d0(models, targets):
     _, discriminator = models
     _, images = targets
-    _, probs = discriminator((images, LABELS), training=False, return_attention_scores=True)
+    _, (probs,) = discriminator((images, LABELS), training=False, return_attention_scores=True)
     probs = probs.numpy().astype(np.float64)  # [2, 8, 256, 64]
     raw = key_saliency(probs, (16, 16)).numpy()
     expected = probs.mean(axis=2).reshape(2, 8, 8, 8)

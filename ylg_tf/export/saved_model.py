@@ -108,12 +108,13 @@ def export_generator(
     z_dim = int(z_dim or generator.z_dim)
     z_spec = tf.TensorSpec([None, z_dim], tf.float32, name="z")
     labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
-    probe = generator(
+    _, probe = generator(
         (tf.zeros([1, z_dim]), tf.zeros([1], tf.int32)),
         training=False,
         return_attention_scores=True,
-    )[1]
-    attention = None if probe is None else (probe,) if tf.is_tensor(probe) else tuple(probe)
+    )
+    # Output names kept from the single-map contract: `attention` for one layer.
+    names = ["attention"] if len(probe) == 1 else [f"attention_{k}" for k in range(len(probe))]
 
     def generate(z, labels):
         z, labels = _checked("generate", z, labels, z_dim, num_classes)
@@ -153,8 +154,6 @@ def export_generator(
     def attention_maps(z, labels):
         z, labels = _checked("attention", z, labels, z_dim, num_classes)
         images, probs = generator((z, labels), training=False, return_attention_scores=True)
-        probs = (probs,) if tf.is_tensor(probs) else tuple(probs)
-        names = ["attention"] if len(probs) == 1 else [f"attention_{k}" for k in range(len(probs))]
         return {"images": images, **dict(zip(names, probs, strict=True))}
 
     archive = keras.export.ExportArchive()
@@ -171,7 +170,7 @@ def export_generator(
         ],
     )
     signatures = ["generate", "sample"]
-    if attention is not None:
+    if probe:
         archive.add_endpoint("attention", attention_maps, input_signature=[z_spec, labels_spec])
         signatures.append("attention")
     if files.exists(directory):

@@ -69,7 +69,7 @@ def _attention_probs(discriminator, images, labels):
         )
     images = tf.convert_to_tensor(images, tf.float32)
     labels = tf.convert_to_tensor(labels, tf.int32)
-    _, probs = discriminator((images, labels), training=False, return_attention_scores=True)
+    _, (probs,) = discriminator((images, labels), training=False, return_attention_scores=True)
     return tf.cast(probs, tf.float32)
 
 

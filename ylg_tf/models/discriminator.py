@@ -38,7 +38,9 @@ class Discriminator(keras.Model):
     Call arguments:
       inputs: `(images [B, R, R, 3] in [-1, 1], labels [B] int)`.
       training: spectral-norm power iterations update in training mode.
-      return_attention_scores: also return the attention probabilities (None without attention).
+      return_attention_scores: also return the attention probabilities, as `(logits, probs)`
+        with `probs` a tuple of per-layer maps like the generator's: `(map,)` with the attention
+        layer, `()` without. Without it the layer is not asked for probabilities.
     """
 
     def __init__(
@@ -102,9 +104,12 @@ class Discriminator(keras.Model):
     def call(self, inputs, training=None, return_attention_scores: bool = False):
         images, labels = inputs
         h = self.d0(images, training=training)
-        probs = None
-        if self.attention is not None:
-            h, probs = self.attention(h, training=training, return_attention_scores=True)
+        probs = ()
+        if self.attention is not None and return_attention_scores:
+            h, layer_probs = self.attention(h, training=training, return_attention_scores=True)
+            probs = (layer_probs,)
+        elif self.attention is not None:
+            h = self.attention(h, training=training)
         h = self._run_blocks(h, range(self._attention_after + 1, len(self.blocks)), training)
         h = ops.sum(ops.relu(h), axis=(1, 2))
         projected = ops.take_along_axis(

@@ -49,9 +49,10 @@ class Generator(keras.Model):
     Call arguments:
       inputs: `(z [B, z_dim], labels [B] int)`.
       training: batch statistics and spectral-norm updates in training mode.
-      return_attention_scores: also return the attention probabilities: None without
-        attention, one tensor with one attention layer, a tuple of them (in block order, lowest
-        resolution first) with several.
+      return_attention_scores: also return the attention probabilities, as
+        `(images, probs)` with `probs` a tuple of one `[B, heads, queries, keys]` map per
+        attention layer, in block order (lowest resolution first); `()` without attention.
+        Without it the layers are not asked for probabilities, so none are materialized.
 
     Attributes:
       attention_layers: the attention layers, in block order (empty without attention).
@@ -155,13 +156,16 @@ class Generator(keras.Model):
                 h = self.residual_block(h, labels, training=training)
             if k in self._attention_blocks:
                 layer = self.attention_layers[self._attention_blocks.index(k)]
-                h, layer_probs = layer(h, *latents, training=training, return_attention_scores=True)
-                probs.append(layer_probs)
+                if return_attention_scores:
+                    h, layer_probs = layer(
+                        h, *latents, training=training, return_attention_scores=True
+                    )
+                    probs.append(layer_probs)
+                else:
+                    h = layer(h, *latents, training=training)
         h = ops.relu(self.output_norm(h, training=training))
         images = ops.cast(ops.tanh(self.output_conv(h, training=training)), "float32")
-        if not return_attention_scores:
-            return images
-        return images, (None if not probs else probs[0] if len(probs) == 1 else tuple(probs))
+        return (images, tuple(probs)) if return_attention_scores else images
 
     def get_config(self) -> dict:
         config = super().get_config()

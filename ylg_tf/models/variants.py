@@ -5,10 +5,12 @@ slots in by registering a builder and its variants (GANformer's bipartite attent
 builder is called as `builder(variant, channels, name, spectral_norm)`; `spectral_norm=False`
 asks for plain projections (SAGAN's "SN on D only" baseline, in the generator).
 
-The attention-layer call contract: a built layer is called as
-`layer(x, training=..., return_attention_scores=True)` and returns `(y, probs)`. A variant with
+The attention-layer call contract: a built layer is called as `layer(x, training=...)` and
+returns `y`; only when the model's caller asks for probabilities is it called with
+`return_attention_scores=True` and returns `(y, probs)` (so a layer may skip materializing
+probabilities otherwise; G and D then return a tuple of the layers' maps). A variant with
 `num_latents > 0` (`needs_latents`) gets latents derived from z as a second positional argument,
-`layer(x, latents, training=..., return_attention_scores=True)`, with `latents` of shape
+`layer(x, latents, training=...)`, with `latents` of shape
 `[batch, num_latents, latent_dim]`; the generator builds the z -> latents map (an SN linear layer
 shared by all its attention layers) only for such variants. The discriminator has no z, so these
 variants must set `in_discriminator=False`; any variant may, to keep D free of attention.

@@ -58,8 +58,7 @@ class RunSummaries:
         )
         with self.writer.as_default(step=step):
             tf.summary.image("samples", grid[None], max_outputs=1)
-            layers = probs if isinstance(probs, tuple) else () if probs is None else (probs,)
-            for k, layer_probs in enumerate(np.asarray(p) for p in layers):
+            for k, layer_probs in enumerate(np.asarray(p) for p in probs):
                 queries, keys = layer_probs.shape[-2:]
                 if keys * 4 == queries:  # image keys, 2x2 pooled: where the centre query looks
                     side = int(np.sqrt(keys))

@@ -1,15 +1,16 @@
 """Where one query pixel looks, per attention head, drawn over the image it was computed for.
 
-An attention layer's probabilities `[heads, n_queries, n_keys]` (e.g. from
-`generator((z, labels), return_attention_scores=True)`) hold, per head, one distribution over key
-cells for every query cell. The figure shows the image with the chosen query cell framed in red,
-then one heatmap per head of that query's distribution, enlarged to the image and blended over it.
-Each head is scaled to its own maximum, so that sparse heads (a few keys) and dense heads (all
-keys) are both readable.
+An attention layer's probabilities `[heads, n_queries, n_keys]` (e.g. one sample of a map from
+`generator((z, labels), return_attention_scores=True)`, which returns one map per layer) hold,
+per head, one distribution over key cells for every query cell. The figure shows the image with
+the chosen query cell framed in red, then one heatmap per head of that query's distribution,
+enlarged to the image and blended over it. Each head is scaled to its own maximum, so that sparse
+heads (a few keys) and dense heads (all keys) are both readable.
 
 Example:
 ```python
-images, probs = generator((z, labels), return_attention_scores=True)  # probs [B, 8, 256, 64]
+# one attention layer: a 1-tuple of maps; probs [B, 8, 256, 64]
+images, (probs,) = generator((z, labels), return_attention_scores=True)
 write_query_attention_png("attention.png", images[0], probs[0], query_yx=(5, 9))
 ```
 """

@@ -7,7 +7,7 @@ most attended latent at each position segments the image into the regions each l
 
 Example:
 ```python
-images, probs = generator((z, labels), return_attention_scores=True)
+images, (probs,) = generator((z, labels), return_attention_scores=True)  # one map per layer
 write_segment_png("segments.png", probs[0], image=images[0])  # image | overlay | segments
 ```
 """
