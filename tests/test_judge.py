@@ -75,3 +75,26 @@ def test_bad_inputs_are_named(judge):
         DigitsJudge.fit(exclude_split="train")
     with pytest.raises(ValueError, match="holdout=1.5"):
         DigitsJudge.fit(holdout=1.5)
+
+
+def test_the_evaluator_scores_the_judge_on_labelled_images(judge):
+    """The evaluator's `judge_accuracy` on the judge's held-out real digits is its known
+    held-out accuracy (about 99%); unlabelled images get no judge score."""
+    from ylg_tf.evaluation import Classifier, Evaluator
+
+    def pooled(images):
+        features = tf.reshape(tf.reduce_mean(images, axis=-1), [-1, 16])
+        return features, features
+
+    classifier = Classifier("pooled", "pooled-1", 4, pooled)
+    evaluator = Evaluator(
+        classifier, "digits", 32, num_samples=20, prdc_nearest_k=0, intra_fid=False, judge=judge
+    )
+    images, labels = _dataset_images(judge.held_out_indices, 32)
+    batches = [(images[k : k + 100], labels[k : k + 100]) for k in range(0, len(labels), 100)]
+    scores = evaluator.evaluate_images(batches)
+    assert scores["judge_accuracy"] == judge.held_out_accuracy >= 0.97
+    assert scores["judge"] == judge.describe() and scores["num_generated"] == len(labels)
+    wrong = evaluator.evaluate_images([(images[:100], (labels[:100] + 1) % 10)])
+    assert wrong["judge_accuracy"] <= 0.05
+    assert "judge_accuracy" not in evaluator.evaluate_images([images[:100]])
