@@ -12,11 +12,15 @@ exists; running the command again skips done runs and resumes unfinished ones fr
 checkpoints. All runs share one evaluation cache (`<root>/.ylg_cache`), so the classifier and the
 real statistics are computed once. The reports go to `--results`: per study `<study>.md` and
 `<study>.csv` (mean and standard deviation over seeds of the EMA generator's FID / IS / KID at the
-last step, the best FID over the evaluations, the attention gammas of the last checkpoint, and
-the paired FID differences to the study's first arm with the smallest difference the seeds could
-detect), `<study>_fid.png` (FID against training step, mean over seeds with a band of one standard
-deviation), and `runs.csv` (every evaluation of every run, with the attention gammas of the
-checkpoint of its step when the run still keeps it).
+last step, and of precision / recall / density / coverage, intra-class FID, FID-infinity and the
+digits judge's accuracy where the runs recorded them; the best FID over the evaluations, the
+attention gammas of the last checkpoint, and the paired FID differences to the study's first arm
+with the smallest difference the seeds could detect), `<study>_fid.png` (FID against training
+step, mean over seeds with a band of one standard deviation), and `runs.csv` (every evaluation
+of every run, with the attention gammas of the checkpoint of its step when the run still keeps
+it). Every score a report puts side by side must have been measured under one metric protocol
+(`ylg_tf.evaluation.protocols`: backbone and weights, resize, reference data, sample counts); the
+report refuses runs whose score files differ in it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
+from ylg_tf.evaluation.protocols import check_same_protocol, describe_protocol
 from ylg_tf.models.architecture import generator_plan
 from ylg_tf.runs.config import import_file
 
@@ -56,6 +61,16 @@ _PARALLEL = flags.DEFINE_integer("parallel", 1, "Runs trained at the same time."
 _REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Only write the reports.")
 
 METRICS = ("fid", "is", "kid")
+#: Scores beyond FID / IS / KID, with their table digits, shown when the runs recorded them.
+EXTRA_METRICS = {
+    "precision": 2,
+    "recall": 2,
+    "density": 2,
+    "coverage": 2,
+    "intra_fid": 1,
+    "fid_infinity": 1,
+    "judge_accuracy": 3,
+}
 
 
 def study_arms(studies: list[str], only: list[str]) -> list[str]:
@@ -155,8 +170,13 @@ def attention_gammas(workdir: Path, step: int) -> dict[str, float]:
 
 def summarize(root: Path, arms: list[str], seeds: int, steps: int) -> dict[str, dict]:
     """Per arm: the scores at step `steps` of the seeds that reached it, the best FID and the
-    FID curve up to it (`--report_only --steps=k` scores a study at its evaluation k)."""
-    summary = {}
+    FID curve up to it (`--report_only --steps=k` scores a study at its evaluation k), and the
+    metric protocol they share.
+
+    Raises:
+      ValueError: when two of those score files were measured under different protocols.
+    """
+    summary, scored = {}, {}
     for arm in arms:
         runs, finished, gammas = [], [], []
         for seed in range(seeds):
@@ -165,6 +185,8 @@ def summarize(root: Path, arms: list[str], seeds: int, steps: int) -> dict[str, 
                 runs.append(evals)
                 finished.append(seed)
                 gammas.append(attention_gammas(run_dir(root, arm, seed), steps))
+                for e in evals:
+                    scored[f"{arm} seed {seed} step {e['step']}"] = e
         if runs:
             summary[arm] = {
                 "seeds": len(runs),
@@ -172,12 +194,35 @@ def summarize(root: Path, arms: list[str], seeds: int, steps: int) -> dict[str, 
                     seed: run[-1]["fid"] for seed, run in zip(finished, runs, strict=True)
                 },
                 **{name: np.array([run[-1][name] for run in runs]) for name in METRICS},
+                **{name: _recorded(runs, name) for name in EXTRA_METRICS},
                 "best_fid": np.array([min(e["fid"] for e in run) for run in runs]),
                 "steps": np.array([e["step"] for e in runs[0]]),
                 "fid_curves": np.array([[e["fid"] for e in run] for run in runs]),
                 **{name: np.array([g[name] for g in gammas]) for name in GAMMA_SLOTS.values()},
             }
+    protocol = check_same_protocol(scored) if scored else None
+    for row in summary.values():
+        row["protocol"] = protocol
     return summary
+
+
+def _recorded(runs: list[list[dict]], name: str) -> np.ndarray:
+    """A score of each run's last evaluation, NaN where the run did not record it."""
+    values = [run[-1].get(name) for run in runs]
+    return np.array([np.nan if value is None else value for value in values], dtype=float)
+
+
+def extra_metrics(summary: dict, arms: list[str]) -> list[str]:
+    """The scores beyond FID / IS / KID that some run of `arms` recorded."""
+    return [
+        name for name in EXTRA_METRICS if any(np.any(~np.isnan(summary[arm][name])) for arm in arms)
+    ]
+
+
+def metric_cell(values: np.ndarray, digits: int) -> str:
+    """Mean ± std over the seeds that recorded a score; a dash where none did."""
+    values = values[~np.isnan(values)]
+    return mean_std(values, digits) if len(values) else "–"
 
 
 def mean_std(values: np.ndarray, digits: int) -> str:
@@ -219,12 +264,14 @@ def write_study_table(path: Path, study: str, summary: dict, header: str) -> Non
     """
     arms = [arm for arm in CONFIG.STUDIES[study] if arm in summary]
     reference = arms[0]
+    extra = extra_metrics(summary, arms)
     lines = [
         header,
         "",
         f"| arm | what | seeds | FID | FID - {reference} (same seed) | best FID | IS | KID "
-        "| G_ema abs(gamma) | D abs(gamma) | paper, ImageNet 128 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        + "".join(f"| {name} " for name in extra)
+        + "| G_ema abs(gamma) | D abs(gamma) | paper, ImageNet 128 |",
+        "|---" * (11 + len(extra)) + "|",
     ]
     for arm in arms:
         row = summary[arm]
@@ -235,14 +282,16 @@ def write_study_table(path: Path, study: str, summary: dict, header: str) -> Non
             f"{'reference' if arm == reference else mean_std(paired, 1) if len(paired) else ''} | "
             f"{mean_std(row['best_fid'], 1)} | "
             f"{mean_std(row['is'], 2)} | {mean_std(row['kid'], 1)} | "
-            f"{gamma_cell(row['g_gamma'])} | {gamma_cell(row['d_gamma'])} | "
+            + "".join(f"{metric_cell(row[name], EXTRA_METRICS[name])} | " for name in extra)
+            + f"{gamma_cell(row['g_gamma'])} | {gamma_cell(row['d_gamma'])} | "
             f"{CONFIG.STUDIES[study][arm]} |"
         )
     lines += paired_lines(summary, arms, reference)
     path.with_suffix(".md").write_text("\n".join(lines) + "\n")
     with open(path.with_suffix(".csv"), "w", newline="") as file:
         writer = csv.writer(file)
-        names = ("fid", "fid_minus_reference", "best_fid", "is", "kid", *GAMMA_SLOTS.values())
+        names = ("fid", "fid_minus_reference", "best_fid", "is", "kid", *extra)
+        names += tuple(GAMMA_SLOTS.values())
         writer.writerow(
             ["arm", "seeds", "reference"] + [f"{n}_{s}" for n in names for s in ("mean", "std")]
         )
@@ -319,13 +368,16 @@ def plot_fid(path: Path, study: str, summary: dict) -> None:
 def write_runs_csv(path: Path, root: Path, arms: list[str], seeds: int) -> None:
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["arm", "seed", "step", *METRICS, "num_generated", *GAMMA_SLOTS.values()])
+        columns = [*METRICS, *EXTRA_METRICS, "num_generated"]
+        writer.writerow(["arm", "seed", "step", *columns, "protocol", *GAMMA_SLOTS.values()])
         for arm in arms:
             for seed in range(seeds):
                 workdir = run_dir(root, arm, seed)
                 for e in read_evals(workdir):
                     gammas = attention_gammas(workdir, e["step"]).values()
-                    row = [arm, seed, e["step"], *(e[m] for m in METRICS), e["num_generated"]]
+                    scores = ["" if e.get(name) is None else e[name] for name in columns]
+                    protocol = (e.get("protocol") or {}).get("name", "")
+                    row = [arm, seed, e["step"], *scores, protocol]
                     writer.writerow(row + [f"{g:.5f}" if g == g else "" for g in gammas])
 
 
@@ -346,6 +398,7 @@ def report(
     results.mkdir(parents=True, exist_ok=True)
     arms = study_arms(studies, only)
     summary = summarize(root, arms, seeds, budget["steps"])
+    protocol = next(iter(summary.values()))["protocol"] if summary else None
     for study in studies:
         flags_ = [f"--studies={study}"] + ([f"--arms={','.join(only)}"] if only else [])
         flags_ += [f"--seeds={seeds}"] + [f"--{key}={value}" for key, value in budget.items()]
@@ -357,12 +410,17 @@ def report(
             f"seeds 0..{seeds - 1}; initial weights seeded per (seed, weight path), so arms "
             f"of one seed start from bit-identical weights wherever their layers agree. "
             f"FID / IS / KID of the EMA generator with {budget['eval_samples']} real and "
-            f"generated images, the project's classifier; mean ± standard deviation over seeds. "
+            f"generated images ({describe_protocol(protocol)}), and where recorded precision / "
+            f"recall / density / coverage on the same features, intra-class FID and the digits "
+            f"judge's accuracy; mean ± standard deviation over seeds. "
             f"FID and IS columns: last step; best FID: lowest over the evaluations every "
             f"{budget['eval_every']} steps; abs(gamma): the largest |gamma| of the model's "
             f"attention layers in the last checkpoint (gamma starts at 0, so it says how much "
             f"attention reaches the scored features)."
         )
+        if not any(arm in summary for arm in CONFIG.STUDIES[study]):
+            print(f"{study}: no finished runs to report.")
+            continue
         write_study_table(results / study, study, summary, header)
         if summary:
             plot_fid(results / f"{study}_fid.png", study, summary)

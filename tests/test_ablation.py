@@ -124,9 +124,30 @@ def test_study_arms_are_listed_once_in_table_order():
     assert runner.study_arms(["variants"], ["ylg", "sagan"]) == ["sagan", "ylg"]
 
 
-def _write_evals(root: Path, arm: str, seed: int, fids: list[float], is_: float, kid: float):
+def _protocol(name: str = "digits", generated: int = 12) -> dict:
+    """A protocol record as the evaluator writes one."""
+    return {
+        "name": name,
+        "backbone": {"name": "digits", "weights": "model.keras sha256:0123456789", "features": 128},
+        "resize": {"method": "bilinear", "antialias": False, "quantize_8bit": False, "size": 32},
+        "reference": {"dataset": "digits", "split": "train", "resolution": 32, "count": 12},
+        "generated": generated,
+    }
+
+
+def _write_evals(
+    root: Path,
+    arm: str,
+    seed: int,
+    fids: list[float],
+    is_: float,
+    kid: float,
+    protocol: dict | None = None,
+    **extra: float,
+):
     for k, fid in enumerate(fids, 1):
         score = {"step": 10 * k, "fid": fid, "is": is_, "kid": kid, "num_generated": 12}
+        score.update(extra, protocol=protocol or _protocol())
         path = root / arm / f"seed_{seed}" / "eval" / f"step_{10 * k:07d}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(score))
@@ -175,6 +196,55 @@ def test_study_table_pairs_each_arm_with_the_first_by_seed(tmp_path):
     assert float(records["ylg"]["fid_minus_reference_mean"]) == -20.0
     assert float(records["ylg"]["is_std"]) == pytest.approx(np.sqrt(2), 1e-6)
     assert records["sagan"]["seeds"] == "1" and records["sagan"]["fid_std"] == "nan"
+
+
+def test_report_refuses_scores_of_different_protocols(tmp_path):
+    _write_evals(tmp_path, "no_attention", 0, [100.0, 90.0], 4.0, 0.5)
+    _write_evals(tmp_path, "ylg", 0, [100.0], 4.0, 0.5)
+    _write_evals(tmp_path, "ylg", 0, [100.0, 80.0], 4.0, 0.5, protocol=_protocol("clean"))
+    with pytest.raises(
+        ValueError,
+        match="different protocols.*no_attention seed 0 step 10 and "
+        "ylg seed 0 step 10 differ in name: 'digits' != 'clean'",
+    ):
+        runner.summarize(tmp_path, ["no_attention", "ylg"], seeds=1, steps=20)
+    _write_evals(tmp_path, "ylg", 0, [100.0, 80.0], 4.0, 0.5, protocol=_protocol(generated=24))
+    with pytest.raises(ValueError, match="differ in generated: 12 != 24"):
+        runner.summarize(tmp_path, ["no_attention", "ylg"], seeds=1, steps=20)
+    path = tmp_path / "ylg" / "seed_0" / "eval" / "step_0000020.json"
+    score = json.loads(path.read_text())
+    del score["protocol"]  # a score file from before protocols were recorded
+    path.write_text(json.dumps(score))
+    _write_evals(tmp_path, "ylg", 0, [100.0], 4.0, 0.5)
+    with pytest.raises(ValueError, match="differ in protocol: .* != None"):
+        runner.summarize(tmp_path, ["no_attention", "ylg"], seeds=1, steps=20)
+    _write_evals(tmp_path, "ylg", 0, [100.0, 80.0], 4.0, 0.5)
+    summary = runner.summarize(tmp_path, ["no_attention", "ylg"], seeds=1, steps=20)
+    assert summary["ylg"]["protocol"] == _protocol()
+
+
+def test_table_shows_the_scores_beyond_fid_that_runs_recorded(tmp_path):
+    for seed, (precision, judge) in enumerate([(0.5, 0.9), (0.7, 0.8)]):
+        _write_evals(tmp_path, "no_attention", seed, [100.0], 4.0, 0.5)
+        _write_evals(
+            tmp_path, "ylg", seed, [90.0], 5.0, 0.2, precision=precision, judge_accuracy=judge
+        )
+    summary = runner.summarize(tmp_path, ["no_attention", "ylg"], seeds=2, steps=10)
+    runner.write_study_table(tmp_path / "variants", "variants", summary, "# header")
+    lines = (tmp_path / "variants.md").read_text().splitlines()
+    assert "| KID | precision | judge_accuracy | G_ema abs(gamma) |" in lines[2]
+    rows = _arm_rows(lines)
+    # Hand-worked: precision 0.5, 0.7 -> 0.60 +- 0.14; judge 0.9, 0.8 -> 0.850 +- 0.071.
+    assert "| 0.2 ± 0.0 | 0.60 ± 0.14 | 0.850 ± 0.071 |" in rows["ylg"]
+    assert "| 0.5 ± 0.0 | – | – |" in rows["no_attention"]
+    with open(tmp_path / "variants.csv") as file:
+        records = {record["arm"]: record for record in csv.DictReader(file)}
+    assert float(records["ylg"]["judge_accuracy_mean"]) == pytest.approx(0.85)
+    assert records["no_attention"]["precision_mean"] == "nan"
+    runner.write_runs_csv(tmp_path / "runs.csv", tmp_path, ["ylg"], seeds=1)
+    with open(tmp_path / "runs.csv") as file:
+        (record,) = csv.DictReader(file)
+    assert (record["precision"], record["recall"], record["protocol"]) == ("0.5", "", "digits")
 
 
 def _write_checkpoint(root: Path, arm: str, seed: int, step: int, weights: dict) -> None:
@@ -253,6 +323,8 @@ def test_runner_trains_evaluates_reports_and_resumes(tmp_path, digits_cache):
     ]
     table = (tmp_path / "results" / "sagan_stabilization.md").read_text()
     assert "| sn_d_only_equal_lr |" in table and "181.84" in table
+    assert "protocol `digits`: digits features (model.keras sha256:" in table  # the header
+    assert "| precision | recall | density | coverage |" in table  # recorded by default
     assert (tmp_path / "results" / "sagan_stabilization_fid.png").stat().st_size > 1000
 
     (run / "eval" / "step_0000002.json").unlink()
