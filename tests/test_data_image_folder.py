@@ -1,6 +1,7 @@
 """Image-folder source: class sub-folders, every format, corrupt files skipped or rejected, classes
 without a usable image dropped with a warning (or rejected in strict mode)."""
 
+import json
 import logging
 import os
 
@@ -10,6 +11,7 @@ from PIL import Image
 
 from ylg_tf.data import UnreadableImagesError, build_dataset, image_folder
 from ylg_tf.data.image_folder import find_unreadable, list_image_files
+from ylg_tf.runs.directory import RunDirectory
 
 RES = 8
 
@@ -140,6 +142,19 @@ def test_class_without_a_usable_image_is_dropped_and_ids_renumbered(
         folder_value = 10 if label == 0 else 200
         np.testing.assert_allclose(image, folder_value / 127.5 - 1, atol=1e-5)
     assert sorted(label for _, label in _all(dataset)) == [0, 0, 1, 1]
+
+
+def test_run_json_stores_the_class_to_id_map_after_a_dropped_class(tmp_path):
+    """Folders a, b (unreadable files only), c: run.json maps a -> 0, c -> 1, and a run read back
+    from it has the same class names without the data."""
+    root = _three_classes(tmp_path, {"x.png": b"garbage"})
+    _, info = build_dataset(f"folder:{root}", RES)
+    run = RunDirectory(tmp_path / "run")
+    run.write_info(info)
+    content = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert content["class_to_id"] == {"a": 0, "c": 1}
+    assert content["class_names"] == ["a", "c"] and content["num_classes"] == 2
+    assert run.read_info(None).class_names == ("a", "c")
 
 
 def test_strict_mode_refuses_a_class_of_unreadable_files(tmp_path):

@@ -9,7 +9,8 @@ stopping a run hours in.
 A class left without a usable image (an empty sub-folder, or one whose every file is unreadable)
 cannot be learnt: it is dropped with a warning naming it, or rejected in strict mode. Label ids
 then number the remaining classes in sorted order, and `DatasetInfo.class_names[i]` is always the
-folder of label i; the class-to-id map is logged. Paths go through `tf.io.gfile`, so `gs://`
+folder of label i; the class-to-id map is logged, and a training run stores it in its `run.json`
+(`class_to_id`). Paths go through `tf.io.gfile`, so `gs://`
 folders work as well as local ones.
 """
 

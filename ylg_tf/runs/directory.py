@@ -2,7 +2,7 @@
 
 ```
 <workdir>/config.json            the resolved config, with its format `version`
-<workdir>/run.json               dataset facts: classes, class names, size
+<workdir>/run.json               dataset facts: classes, class names and their label ids, size
 <workdir>/lock.json              the lease of the training process that holds the run
 <workdir>/checkpoints/           ckpt-<step>.{index,data-*}, the `checkpoint` state file;
                     unreadable/  checkpoints that failed to restore, kept for inspection
@@ -137,13 +137,19 @@ class RunDirectory:
         return files.write_text(self.config_file, config_to_json(config))
 
     def write_info(self, info: DatasetInfo):
-        """Writes `run.json`: the dataset facts a run needs to be rebuilt without its data."""
+        """Writes `run.json`: the dataset facts a run needs to be rebuilt without its data.
+
+        `class_to_id` spells out which label id each class name got (an image folder numbers
+        only the classes with a readable image), so the labels can be read without the data.
+        """
+        names = list(info.class_names) if info.class_names else None
         content = {
             "dataset": info.name,
             "resolution": info.resolution,
             "num_classes": info.num_classes,
             "num_examples": info.num_examples,
-            "class_names": list(info.class_names) if info.class_names else None,
+            "class_names": names,
+            "class_to_id": {name: i for i, name in enumerate(names)} if names else None,
         }
         return files.write_json(self.info_file, content)
 
