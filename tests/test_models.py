@@ -64,8 +64,8 @@ def test_attention_maps_and_d0():
     config = small_config("ylg", 32)
     G, D = models.build_generator(config, 10), models.build_discriminator(config, 10)
     z, images, labels = _inputs(32)
-    fake, g_probs = G((z, labels), return_attention_scores=True)
-    logits, d_probs = D((images, labels), return_attention_scores=True)
+    fake, (g_probs,) = G((z, labels), return_attention_scores=True)
+    logits, (d_probs,) = D((images, labels), return_attention_scores=True)
     assert fake.shape == (2, 32, 32, 3) and logits.shape == (2,)
     # Attention after the 16x16 block: 256 queries over 8x8 = 64 pooled keys, 8 heads.
     assert g_probs.shape == (2, 8, 256, 64) and d_probs.shape == (2, 8, 256, 64)
@@ -77,12 +77,12 @@ def test_attention_maps_and_d0():
     np.testing.assert_allclose(direct, d_probs, rtol=1e-6)
 
 
-def test_no_attention_returns_none():
+def test_no_attention_returns_no_maps():
     config = small_config("no_attention", 32)
     G = models.build_generator(config, 10)
     z, _, labels = _inputs(32)
     _, probs = G((z, labels), return_attention_scores=True)
-    assert probs is None
+    assert probs == ()
 
 
 def test_projection_uses_the_label():
@@ -128,7 +128,7 @@ def test_ganformer_at_two_resolutions_and_no_attention_in_d():
     # The same latents (one SN map of z) feed both layers.
     assert G.latent_mapping is not None and G.latent_mapping.layer.units == 16 * 32
     logits, d_probs = D((images, labels), return_attention_scores=True)
-    assert logits.shape == (2,) and d_probs is None and D.attention is None
+    assert logits.shape == (2,) and d_probs == () and D.attention is None
     assert not any(
         isinstance(layer, (layers.BipartiteAttention, layers.SparseAttention2D))
         for layer in D._flatten_layers()
