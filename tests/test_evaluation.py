@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -220,6 +221,40 @@ def test_num_samples_zero_is_an_error_not_the_default(digits_cache, tmp_path):
 
     with pytest.raises(ValueError, match="num_samples=0; expected an integer >= 2"):
         evaluator.evaluate_generator(generator, 10, z_dim=4, num_samples=0)
+
+
+def test_config_eval_sets_the_metrics_and_is_validated(digits_cache, tmp_path):
+    from ylg_tf.runs.validation import validate
+
+    config = default_config()
+    config.eval.update(cache_dir=str(digits_cache), prdc_nearest_k=3, fid_infinity=True)
+    evaluator = make_evaluator(config, tmp_path / "run")
+    assert (evaluator.prdc_nearest_k, evaluator.intra_fid, evaluator.fid_infinity) == (
+        3,
+        True,
+        True,
+    )
+    assert evaluator.judge is not None and evaluator.judge.exclude_split is None
+    assert evaluator.protocol.name == "digits"
+    config.data.split = "train[:80%]"
+    config.eval.update(judge=False, intra_fid=False, protocol="clean")
+    evaluator = make_evaluator(config, tmp_path / "run")
+    assert (
+        evaluator.judge is None and not evaluator.intra_fid and evaluator.protocol.name == "clean"
+    )
+    for field, value, message in (
+        ("protocol", "fast", "config.eval.protocol: Unknown metric protocol 'fast'"),
+        ("protocol", "tfgan", "'tfgan' is for inception features, not the classifier 'digits'"),
+        ("prdc_nearest_k", -1, "config.eval.prdc_nearest_k=-1; expected an integer >= 0"),
+        ("classifier", "resnet", "config.eval.classifier='resnet'; expected 'auto'"),
+    ):
+        bad = default_config()
+        bad.eval[field] = value
+        with pytest.raises(ValueError, match=re.escape(message)):
+            validate(bad)
+    inception = default_config()
+    inception.eval.update(classifier="inception", protocol="tfgan")
+    validate(inception)
 
 
 # --- the metrics beyond FID -------------------------------------------------------------------
@@ -445,12 +480,14 @@ def test_ylg_eval_binary(tiny_run, digits_cache):
         "--classifier=digits",
         f"--cache_dir={digits_cache}",
         "--seed=1",
+        "--protocol=clean",
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     saved = json.loads((tiny_run / "eval" / "step_0000002.json").read_text())
     assert saved["num_generated"] == 16 and saved["seed"] == 1
+    assert saved["protocol"]["name"] == "clean" and saved["protocol"]["resize"]["antialias"]
     assert "step_0000002.json" in result.stdout
 
 
