@@ -1,4 +1,5 @@
-"""Every notebook under notebooks/ runs headless, at smoke sizes, and shows what it should.
+"""Every notebook under notebooks/ runs headless, at smoke sizes (and, in a slow test, at full
+size), and shows what it should.
 
 The notebooks run in a Jupyter kernel of this interpreter (the venv's `python3` kernel spec,
 which ipykernel installs), with `YLG_NOTEBOOK_SMOKE=1`, their runs in a temporary directory and
@@ -20,19 +21,26 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def _execute(name: str, runs: Path, cache: Path, monkeypatch) -> tuple[str, list]:
-    """Runs a notebook; returns its text output and the notebook (cell errors raise)."""
+def _execute(
+    name: str, runs: Path, cache: Path, monkeypatch, smoke: bool = True
+) -> tuple[str, list]:
+    """Runs a notebook (at smoke sizes unless `smoke=False`); returns its text output and the
+    notebook (cell errors raise)."""
     for key, value in {
-        "YLG_NOTEBOOK_SMOKE": "1",
         "YLG_NOTEBOOK_RUNS": str(runs),
         "YLG_CACHE_DIR": str(cache),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }.items():
         monkeypatch.setenv(key, value)
+    if smoke:
+        monkeypatch.setenv("YLG_NOTEBOOK_SMOKE", "1")
+    else:  # the notebooks' own sizes, as a user runs them
+        monkeypatch.delenv("YLG_NOTEBOOK_SMOKE", raising=False)
+        monkeypatch.delenv("YLG_INVERSION_RUN", raising=False)
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(
         notebook,
-        timeout=300,
+        timeout=300 if smoke else 3600,  # seconds per cell; full size trains 500 + 1500 steps
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
@@ -150,6 +158,39 @@ def test_inversion_demo(quickstart, tmp_path, monkeypatch):
         assert (out / method / "figure_1.png").is_file()
     assert "sums per head: [1. 1. 1. 1. 1. 1. 1. 1.]" in text  # 8 YLG heads, distributions
     assert (out / "saliency_real.png").is_file() and _inline_images(notebook) >= 10
+
+
+@pytest.mark.slow
+def test_all_notebooks_at_full_size(tmp_path, monkeypatch, digits_cache):
+    """The three notebooks as a user runs them: quickstart trains 500 steps and scores 1000
+    samples, the inversion demo trains its own 1500-step model and inverts with 4 restarts of up
+    to 1500 steps per method (tens of minutes on 2 CPU cores)."""
+    text, _ = _execute("attention_patterns.ipynb", tmp_path, digits_cache, monkeypatch, False)
+    for verdict in (
+        "full information strided n=256: no",
+        "full information strided_fi n=256: yes",
+        "full information ltr n=256: yes",
+        "full information ltr reversed n=256: no",
+    ):
+        assert verdict in text
+    assert "| ltr | 256 |" in text
+
+    text, _ = _execute("quickstart.ipynb", tmp_path, digits_cache, monkeypatch, False)
+    workdir = tmp_path / "quickstart"
+    assert "step 500:" in text
+    (scores,) = [json.loads(p.read_text()) for p in (workdir / "eval").glob("step_*.json")]
+    assert np.isfinite(scores["fid"]) and scores["num_generated"] == 1000
+    assert (workdir / "export" / "500" / "saved_model.pb").is_file()
+    assert (workdir / "attention.png").is_file()
+
+    text, _ = _execute("inversion_demo.ipynb", tmp_path, digits_cache, monkeypatch, False)
+    run = tmp_path / "ylg_digits32"
+    assert "ylg at step 1500 (EMA G)" in text
+    for method in ("ylg", "pixel", "saliency_pixel", "d_space"):
+        assert f"| {method} |" in text
+        with np.load(run / "inversion_demo" / method / "inversion.npz") as arrays:
+            assert arrays["images"].shape == (2, 32, 32, 3)
+    assert "sums per head: [1. 1. 1. 1. 1. 1. 1. 1.]" in text
 
 
 def test_kernel_spec_is_this_interpreter():
