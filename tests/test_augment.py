@@ -1,11 +1,15 @@
-"""DiffAugment: each op's exact effect on hand-made images, gradients, seeds and replicas."""
+"""DiffAugment: each op's exact effect on hand-made images, gradients, seeds and replicas; in the
+train step (`config.train.augment`): what D sees, G's gradients, replicas and the config check."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from distribute_util import two_cpu_strategy
+from test_train_step import _small
 
+from ylg_tf.training import GANTrainer, make_strategy, validate
 from ylg_tf.training.augment import POLICIES, diff_augment, parse_policy
+from ylg_tf.training.step import ReplicatedStep, augmentation_seed
 
 SEED = tf.constant([3, 4], tf.int64)
 
@@ -198,3 +202,94 @@ def test_empty_policy_is_the_identity_and_names_are_checked():
         diff_augment(images, "color")
     with pytest.raises(ValueError, match="4-D"):
         diff_augment(images[0], "color", SEED)
+
+
+# --- in the train step ---------------------------------------------------------------------------
+
+POLICY = "color,translation,cutout"
+
+
+class _Spy:
+    """Calls `model` and keeps, in variables readable after the step, the images it was called
+    with (`keep="inputs"`) or returned (`keep="outputs"`), one variable per call in a trace."""
+
+    def __init__(self, model, calls: int, keep: str):
+        self.model, self.keep, self.calls = model, keep, 0
+        self.seen = [tf.Variable(tf.zeros([4, 32, 32, 3])) for _ in range(calls)]
+
+    @property
+    def trainable_variables(self):
+        return self.model.trainable_variables
+
+    def __call__(self, inputs, training):
+        outputs = self.model(inputs, training=training)
+        self.seen[self.calls].assign(inputs[0] if self.keep == "inputs" else outputs)
+        self.calls += 1
+        return outputs
+
+
+def _step_with_spies(tmp_path, policy):
+    """One train step (D step, G step; no EMA) of a tiny model on a fixed batch, with spies on
+    D's inputs (real, fake, then the G step's fake) and G's outputs (D step's, G step's)."""
+    trainer = GANTrainer(_small(1, ema_decay=0.0, augment=policy), make_strategy(), tmp_path)
+    images, labels = next(iter(trainer.dataset))
+    d_spy = _Spy(trainer.discriminator, 3, "inputs")
+    g_spy = _Spy(trainer.generator, 2, "outputs")
+    step = ReplicatedStep(
+        trainer.config, trainer.strategy, g_spy, d_spy, None, trainer.g_optimizer,
+        trainer.d_optimizer, trainer.step,
+    )  # fmt: skip
+    step(iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1))
+    gradients = {v.path: v.numpy() for v in trainer.g_optimizer.variables if "momentum" in v.path}
+    seen = [v.numpy() for v in d_spy.seen], [v.numpy() for v in g_spy.seen]
+    return trainer, images, *seen, gradients
+
+
+def test_d_sees_augmented_real_and_fake_images_and_g_learns_through_them(tmp_path):
+    trainer, real, d_inputs, fakes, augmented = _step_with_spies(tmp_path / "on", POLICY)
+    # (use, which): D step real and fake, then the G step's fake; step 0, replica 0.
+    sources = [(real, (0, 0)), (fakes[0], (0, 1)), (fakes[1], (1, 1))]
+    for seen, (images, (use, which)) in zip(d_inputs, sources, strict=True):
+        seed = augmentation_seed(trainer.config, 0, use, which, 0)
+        np.testing.assert_allclose(seen, diff_augment(images, POLICY, seed), rtol=1e-5, atol=1e-5)
+        assert np.abs(seen - images).max() > 0.1  # augmented indeed
+    real_seed = augmentation_seed(trainer.config, 0, 0, 0, 0)  # the fake's draw is its own
+    assert not np.allclose(d_inputs[1], diff_augment(fakes[0], POLICY, real_seed), atol=1e-3)
+
+    _, real_off, d_inputs_off, fakes_off, plain = _step_with_spies(tmp_path / "off", "")
+    for seen, images in zip(d_inputs_off, [real_off, *fakes_off], strict=True):
+        np.testing.assert_array_equal(seen, images)  # off: D sees the images themselves
+    # G's gradient (Adam's first moment at beta1 = 0) flows through the augmentation: every
+    # weight that learns without it learns with it, and differently. (Below 1e-4 of the largest
+    # gradient are the rounding noise of gradients that are zero, e.g. biases before batch norm.)
+    assert plain.keys() == augmented.keys()
+    learns = 1e-4 * max(np.abs(gradient).max() for gradient in plain.values())
+    for path, gradient in plain.items():
+        if np.abs(gradient).max() > learns:
+            assert np.abs(augmented[path]).max() > learns, path
+    assert any(not np.allclose(plain[p], augmented[p], atol=1e-6) for p in plain)
+
+
+def test_replicas_and_steps_draw_their_own_augmentation_seeds():
+    config = _small(1, augment=POLICY)
+    seeds = {
+        tuple(augmentation_seed(config, step, use, which, replica).numpy())
+        for step in (0, 1)
+        for use in (0, 1)
+        for which in (0, 1)
+        for replica in (0, 1)
+    }
+    assert len(seeds) == 16
+
+
+@pytest.mark.slow  # about 50 s on 2 shared cores (tracing two replicas)
+def test_augmented_training_under_mirrored_strategy(tmp_path):
+    trainer = GANTrainer(_small(2, batch_size=8, augment=POLICY), two_cpu_strategy(), tmp_path)
+    metrics = trainer.train()
+    assert int(trainer.step.numpy()) == 2 and all(np.isfinite(list(metrics.values())))
+
+
+def test_config_names_the_accepted_augmentations():
+    config = _small(1, augment="color,flip")
+    with pytest.raises(ValueError, match=r"augment='color,flip'.*color, translation, cutout"):
+        validate(config)

@@ -44,6 +44,8 @@ ARGS = {"hardware": "tpu_v3_8", "variant": "ylg", "reduced": False}
 #   10 steps per call remove most of the Python loop's per-step cost, which matters less on GPUs.
 # - Multi-worker (2 hosts x 8 GPUs): as on one host; batch norm in G is synchronized across all
 #   replicas, so 16 images per replica see the same batch statistics as 32.
+# `train.jit_compile` stays "auto": XLA on TPUs (TPUStrategy compiles the step itself); GPU runs
+# may add `--config.train.jit_compile=on` (untested on GPUs).
 PROFILES = {
     "tpu_v3_8": {"replicas": 8, "mixed_precision": "bfloat16", "steps_per_call": 100},
     "gpu8": {"replicas": 8, "mixed_precision": "", "steps_per_call": 10},

@@ -91,6 +91,12 @@ def default_config() -> ml_collections.ConfigDict:
     config.train.steps_per_call = 1  # train steps per tf.function call (raise on accelerators)
     config.train.mixed_precision = ""  # "", "bfloat16" or "float16"
     config.train.deterministic = False  # tf.config.experimental.enable_op_determinism
+    # XLA-compile each replica's update: "auto" (on under TPUStrategy, which always compiles with
+    # XLA; off elsewhere), "on" (one CPU or GPU, or mirrored/multi-worker over GPUs only) or "off".
+    config.train.jit_compile = "auto"
+    # DiffAugment (ylg_tf.training.augment) of real and fake images before D, in the D and G
+    # steps: "" (off) or a comma-separated policy among color, translation, cutout.
+    config.train.augment = ""
     config.train.log_every = 50
     config.train.sample_every = 500
     config.train.checkpoint_every = 500

@@ -7,6 +7,7 @@ config file stays free of Keras and TensorFlow, checking it does not.
 from __future__ import annotations
 
 import ml_collections
+import tensorflow as tf
 
 from ylg_tf.models.architecture import (
     DEFAULT_ATTENTION_RESOLUTION,
@@ -19,6 +20,7 @@ from ylg_tf.models.architecture import (
 from ylg_tf.models.variants import get_variant
 
 MIXED_PRECISION = ("", "bfloat16", "float16")
+JIT_COMPILE = ("auto", "on", "off")
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -45,8 +47,59 @@ def validate(config: ml_collections.ConfigDict) -> None:
         )
     if not 0.0 <= config.train.ema_decay < 1.0:
         raise ValueError(f"config.train.ema_decay={config.train.ema_decay!r}; expected [0, 1).")
+    if config.train.jit_compile not in JIT_COMPILE:
+        raise ValueError(
+            f"config.train.jit_compile={config.train.jit_compile!r}; expected one of {JIT_COMPILE}."
+        )
+    _validate_augment(config.train.augment)
     if "eval" in config:
         _validate_eval(config.eval, config.data.name)
+
+
+def validate_for_strategy(config: ml_collections.ConfigDict, strategy) -> None:
+    """The rules that depend on the strategy, checked once it exists (before data and models).
+
+    XLA compiles for static shapes, so every replica must get the same, full batch: the input
+    pipeline drops an incomplete last batch (`drop_remainder=True`), and here the global batch
+    must split evenly over the replicas. TPUStrategy always compiles with XLA.
+    """
+    tpu = isinstance(strategy, tf.distribute.TPUStrategy)
+    if tpu and config.train.jit_compile == "off":
+        raise ValueError(
+            "config.train.jit_compile='off' under TPUStrategy, which always compiles the step with "
+            "XLA; expected 'auto' or 'on'."
+        )
+    replicated = isinstance(
+        strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+    )
+    devices = strategy.extended.worker_devices if replicated else ()
+    if config.train.jit_compile == "on" and not all("GPU" in d.upper() for d in devices):
+        raise ValueError(
+            f"config.train.jit_compile='on' under {type(strategy).__name__} over {devices}: "
+            "TensorFlow compiles a replicated step with XLA only when every replica is a GPU "
+            "(elsewhere its replicas synchronize through merge_call, which XLA cannot compile); "
+            "expected 'auto' or 'off' here, or one device (--strategy=default)."
+        )
+    replicas = strategy.num_replicas_in_sync
+    if config.train.batch_size % replicas:
+        raise ValueError(
+            f"config.train.batch_size={config.train.batch_size} does not split over the "
+            f"{replicas} replicas; expected a multiple of {replicas} (each replica needs a full, "
+            "equal batch: XLA and TPUs compile for static shapes)."
+        )
+
+
+def _validate_augment(policy) -> None:
+    # Imported here: importing `ylg_tf.training` imports this module.
+    from ylg_tf.training.augment import POLICIES, parse_policy
+
+    accepted = f"'' (off) or a comma-separated list of {', '.join(POLICIES)}"
+    if not isinstance(policy, str):
+        raise ValueError(f"config.train.augment={policy!r}; expected {accepted}.")
+    try:
+        parse_policy(policy)
+    except ValueError as error:
+        raise ValueError(f"config.train.augment={policy!r}; expected {accepted}.") from error
 
 
 def _validate_model(model: ml_collections.ConfigDict, resolution: int) -> None:

@@ -6,6 +6,7 @@ import keras
 import ml_collections
 import tensorflow as tf
 
+from ylg_tf.training.augment import diff_augment, parse_policy
 from ylg_tf.training.ema import ema_decay, update_ema
 from ylg_tf.training.losses import discriminator_hinge_loss, generator_hinge_loss
 
@@ -27,8 +28,34 @@ def make_optimizer(
     return optimizer
 
 
+def uses_xla(config: ml_collections.ConfigDict, strategy) -> bool:
+    """Whether `config.train.jit_compile` ("auto", "on", "off") asks for XLA under `strategy`:
+    "auto" is on under TPUStrategy and off elsewhere."""
+    setting, tpu = config.train.jit_compile, isinstance(strategy, tf.distribute.TPUStrategy)
+    return setting == "on" or (setting == "auto" and tpu)
+
+
+def augmentation_seed(config, step, use: int, which: int, replica_id):
+    """The stateless seed of one DiffAugment call: a function of the run's seed, the train step,
+    the update (`use`: D step 0 .. d_steps - 1, then the G step), the image set (`which`: 0 real,
+    1 fake) and the replica, so runs repeat and replicas draw different augmentations."""
+    base = tf.stack(
+        [tf.constant(config.seed, tf.int64), tf.cast(step, tf.int64) * (config.train.d_steps + 1)]
+    )
+    seed = tf.random.experimental.stateless_fold_in(base, use * 2 + which + 1)
+    return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
+
+
 class ReplicatedStep:
     """`steps` train steps per call of `__call__` (a `tf.function`), under `strategy`.
+
+    Each replica first draws its inputs (latents, augmentation seeds, the EMA decay) in its
+    replica context, then runs the update: D step(s), G step and EMA. With `jit_compile` the
+    update is one XLA-compiled `tf.function` per replica (each traced with its own replica's
+    variables; XLA pins a compiled function's variables to one device). Under TPUStrategy
+    `strategy.run` compiles everything with XLA itself, so the update is not wrapped again.
+    The latents are drawn outside the compiled update because XLA's stateless sampling draws
+    other values for the same seed: compiled and uncompiled runs use the same z.
 
     Args:
       config: the run config (`train` and `model.generator.z_dim`, `seed`).
@@ -49,8 +76,13 @@ class ReplicatedStep:
             ema_generator,
         )
         self.g_optimizer, self.d_optimizer, self.step = g_optimizer, d_optimizer, step
+        self.policy = parse_policy(config.train.augment)
+        self.jit_compile = uses_xla(config, strategy) and not isinstance(
+            strategy, tf.distribute.TPUStrategy
+        )
+        self._compiled = {}  # replica id -> the XLA-compiled update of that replica
 
-    def _latents(self, use: int, local_batch):
+    def _latents(self, use: int, local_batch: int):
         """Replica's slice of one global z batch: the same z whatever the replica count."""
         context = tf.distribute.get_replica_context()
         seed = tf.stack(
@@ -65,6 +97,19 @@ class ReplicatedStep:
         start = context.replica_id_in_sync_group * local_batch
         return z[start : start + local_batch]
 
+    def _augmentation_seeds(self):
+        """`[d_steps + 1, 2, 2]`: per update, the seeds of the real and the fake images."""
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        seeds = [
+            [augmentation_seed(self.config, self.step, use, which, replica) for which in (0, 1)]
+            for use in range(self.config.train.d_steps + 1)
+        ]
+        return tf.stack([tf.stack(pair) for pair in seeds])
+
+    def _augment(self, images, seeds, use: int, which: int):
+        """DiffAugment of the images D sees (the identity without a policy)."""
+        return diff_augment(images, self.policy, seeds[use, which]) if self.policy else images
+
     @staticmethod
     def _apply(optimizer, tape: tf.GradientTape, scaled_loss, model: keras.Model) -> None:
         """One update from `scaled_loss`, which `optimizer.scale_loss` scaled inside `tape`: the
@@ -74,33 +119,53 @@ class ReplicatedStep:
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
 
     def _replica_step(self, batches):
+        local_batch = batches[0][0].shape[0]
+        if local_batch is None:  # a dataset without drop_remainder
+            local_batch = tf.shape(batches[0][0])[0]
+        latents = tuple(self._latents(use, local_batch) for use in range(len(batches) + 1))
+        seeds = self._augmentation_seeds() if self.policy else tf.zeros([0], tf.int64)
+        decay = tf.constant(0.0)
+        if self.ema_generator is not None:
+            train = self.config.train
+            decay = ema_decay(self.step, train.ema_decay, train.ema_start)
+        return self._update_function()(batches, latents, seeds, decay)
+
+    def _update_function(self):
+        """The update to run on this replica: `_update`, or its XLA-compiled copy."""
+        if not self.jit_compile:
+            return self._update
+        replica = int(
+            tf.get_static_value(tf.distribute.get_replica_context().replica_id_in_sync_group)
+        )
+        if replica not in self._compiled:
+            self._compiled[replica] = tf.function(self._update, jit_compile=True)
+        return self._compiled[replica]
+
+    def _update(self, batches, latents, seeds, decay):
         global_batch = self.config.train.batch_size
         G, D = self.generator, self.discriminator
         for use, (images, labels) in enumerate(batches):
-            z = self._latents(use, tf.shape(images)[0])
             with tf.GradientTape() as tape:
-                fake = G((z, labels), training=True)
-                real_logits = D((images, labels), training=True)
-                fake_logits = D((fake, labels), training=True)
+                fake = G((latents[use], labels), training=True)
+                real_logits = D((self._augment(images, seeds, use, 0), labels), training=True)
+                fake_logits = D((self._augment(fake, seeds, use, 1), labels), training=True)
                 d_loss = tf.nn.compute_average_loss(
                     discriminator_hinge_loss(real_logits, fake_logits),
                     global_batch_size=global_batch,
                 )
                 scaled = self.d_optimizer.scale_loss(d_loss)  # identity unless float16
             self._apply(self.d_optimizer, tape, scaled, D)
-        z = self._latents(len(batches), tf.shape(images)[0])
+        use = len(batches)
         with tf.GradientTape() as tape:
-            g_logits = D((G((z, labels), training=True), labels), training=True)
+            fake = self._augment(G((latents[use], labels), training=True), seeds, use, 1)
+            g_logits = D((fake, labels), training=True)
             g_loss = tf.nn.compute_average_loss(
                 generator_hinge_loss(g_logits), global_batch_size=global_batch
             )
             scaled = self.g_optimizer.scale_loss(g_loss)
         self._apply(self.g_optimizer, tape, scaled, G)
         if self.ema_generator is not None:
-            train = self.config.train
-            update_ema(
-                G, self.ema_generator, ema_decay(self.step, train.ema_decay, train.ema_start)
-            )
+            update_ema(G, self.ema_generator, decay)
         return {
             "d_loss": d_loss,
             "g_loss": g_loss,

@@ -20,7 +20,7 @@ from ylg_tf.evaluation import make_evaluator, write_score_summaries, write_score
 from ylg_tf.models import build_discriminator, build_generator
 from ylg_tf.runs.directory import RunDirectory
 from ylg_tf.runs.lock import RunLock
-from ylg_tf.runs.validation import validate
+from ylg_tf.runs.validation import validate, validate_for_strategy
 from ylg_tf.training import monitor
 from ylg_tf.training.checkpointing import PREEMPTIBLE, TrainingCheckpoints
 from ylg_tf.training.signals import StopSignals, TrainingInterrupted
@@ -51,6 +51,7 @@ class GANTrainer:
 
     def __init__(self, config: ml_collections.ConfigDict, strategy, workdir) -> None:
         validate(config)
+        validate_for_strategy(config, strategy)
         self.config, self.strategy = config, strategy
         self.run_dir = RunDirectory(workdir)
         self.workdir = self.run_dir.path
