@@ -28,13 +28,6 @@ def make_optimizer(
     return optimizer
 
 
-def uses_xla(config: ml_collections.ConfigDict, strategy) -> bool:
-    """Whether `config.train.jit_compile` ("auto", "on", "off") asks for XLA under `strategy`:
-    "auto" is on under TPUStrategy and off elsewhere."""
-    setting, tpu = config.train.jit_compile, isinstance(strategy, tf.distribute.TPUStrategy)
-    return setting == "on" or (setting == "auto" and tpu)
-
-
 def augmentation_seed(config, step, use: int, which: int, replica_id):
     """The stateless seed of one DiffAugment call: a function of the run's seed, the train step,
     the update (`use`: D step 0 .. d_steps - 1, then the G step), the image set (`which`: 0 real,
@@ -55,7 +48,9 @@ class ReplicatedStep:
     variables; XLA pins a compiled function's variables to one device). Under TPUStrategy
     `strategy.run` compiles everything with XLA itself, so the update is not wrapped again.
     The latents are drawn outside the compiled update because XLA's stateless sampling draws
-    other values for the same seed: compiled and uncompiled runs use the same z.
+    other values for the same seed: compiled and uncompiled runs use the same z. With
+    `config.train.augment`, D sees DiffAugment of its real and fake inputs in every D and G step
+    (G's gradient passes through it), with seeds from `augmentation_seed`.
 
     Args:
       config: the run config (`train` and `model.generator.z_dim`, `seed`).
@@ -77,9 +72,9 @@ class ReplicatedStep:
         )
         self.g_optimizer, self.d_optimizer, self.step = g_optimizer, d_optimizer, step
         self.policy = parse_policy(config.train.augment)
-        self.jit_compile = uses_xla(config, strategy) and not isinstance(
-            strategy, tf.distribute.TPUStrategy
-        )
+        # "auto" means XLA only under TPUStrategy, which compiles `strategy.run` itself.
+        tpu = isinstance(strategy, tf.distribute.TPUStrategy)
+        self.jit_compile = config.train.jit_compile == "on" and not tpu
         self._compiled = {}  # replica id -> the XLA-compiled update of that replica
 
     def _latents(self, use: int, local_batch: int):
