@@ -114,3 +114,24 @@ def test_mixed_precision_trains_through_the_binary(tmp_path, precision):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "run" / "checkpoints" / "ckpt-2.index").is_file()
     assert "step 2/2" in result.stderr + result.stdout
+
+
+def test_a_class_twice_in_a_batch_gets_adams_update_of_the_summed_gradient():
+    """Adam (beta1 = 0) on an embedding row that two examples share: the first step is
+    lr * g / (|g| + eps) of the row's summed gradient g, as a NumPy float64 recomputation gives;
+    Keras's Adam on the raw IndexedSlices gives lr * g / sqrt(g1^2 + g2^2) instead."""
+    from ylg_tf.training.step import ReplicatedStep
+
+    embedding = keras.layers.Embedding(3, 2)
+    model = keras.Sequential([keras.Input((), dtype="int32"), embedding])
+    before = embedding.embeddings.numpy().astype(np.float64)
+    optimizer = keras.optimizers.Adam(0.1, beta_1=0.0, beta_2=0.9)
+    target = np.array([[1.0, -1.0], [-3.0, 0.5]], np.float32)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(tf.constant([0, 0])) * target)
+    ReplicatedStep._apply(optimizer, tape, loss, model)
+    gradient = np.zeros((3, 2))
+    gradient[0] = target.sum(axis=0)
+    velocity = (1 - 0.9) * gradient**2 / (1 - 0.9)  # bias-corrected second moment
+    expected = before - 0.1 * gradient / (np.sqrt(velocity) + 1e-7)
+    np.testing.assert_allclose(embedding.embeddings.numpy(), expected, rtol=1e-5, atol=1e-6)

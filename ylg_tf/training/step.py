@@ -109,8 +109,16 @@ class ReplicatedStep:
     def _apply(optimizer, tape: tf.GradientTape, scaled_loss, model: keras.Model) -> None:
         """One update from `scaled_loss`, which `optimizer.scale_loss` scaled inside `tape`: the
         tape must see the scaling, or a `LossScaleOptimizer` gets None gradients. It unscales
-        them and skips the update (halving its scale) when they overflowed."""
-        gradients = tape.gradient(scaled_loss, model.trainable_variables)
+        them and skips the update (halving its scale) when they overflowed.
+
+        Embedding gradients (the class-conditional gains and biases) arrive as IndexedSlices,
+        one slice per example: Keras's Adam would square each slice into its second moment, so a
+        class seen twice in a batch gets g1^2 + g2^2 instead of (g1 + g2)^2. Dense gradients give
+        Adam as the papers (TF1) and the JAX engine apply it."""
+        gradients = [
+            tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+            for g in tape.gradient(scaled_loss, model.trainable_variables)
+        ]
         optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
 
     def _replica_step(self, batches):
