@@ -159,7 +159,7 @@ def _one_call(hardware, variant, strategy, tmp_path):
 
 
 ONE_CALL = [
-    pytest.param("tpu_v3_8", "sagan", id="tpu_v3_8-sagan"),
+    pytest.param("tpu_v3_8", "sagan", id="tpu_v3_8-sagan", marks=pytest.mark.slow),
     pytest.param("tpu_v3_8", "ylg", id="tpu_v3_8-ylg", marks=pytest.mark.slow),
     pytest.param("gpu8", "ylg", id="gpu8-ylg", marks=pytest.mark.slow),
     pytest.param("multi_worker", "sagan", id="multi_worker-sagan", marks=pytest.mark.slow),
@@ -171,7 +171,8 @@ def test_one_train_call_per_profile(hardware, variant, tmp_path, restore_precisi
     # The TPU profile runs its bfloat16 on the CPU (slowly) under the default strategy: this
     # checks the profile's precision and steps-per-call loop, not TPUStrategy, which needs a TPU.
     # two_cpu_strategy stands in for the GPU profiles' 8 or 16 replicas (synchronized batch norm
-    # included). The default run keeps the cheapest (SAGAN's dense attention traces fastest).
+    # included). All are slow (minutes at 128x128); the default suite trains bfloat16 and
+    # steps_per_call > 1 at small sizes (test_train_step.py, test_xla_step.py).
     replicated = HARDWARE[hardware][1] == ""
     strategy = two_cpu_strategy() if replicated else make_strategy("default")
     trainer = _one_call(hardware, variant, strategy, tmp_path)
