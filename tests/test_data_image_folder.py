@@ -166,7 +166,7 @@ def test_strict_mode_refuses_a_class_of_unreadable_files(tmp_path):
 def test_class_to_id_map_is_logged_when_nothing_is_dropped(tmp_path, caplog):
     for name in ("dogs", "cats"):
         _save(tmp_path / name / "0.png", _constant(1))
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="absl"):
         _, info = build_dataset(f"folder:{tmp_path}", RES)
     assert info.class_names == ("cats", "dogs")
     assert "2 classes, label ids {'cats': 0, 'dogs': 1}" in caplog.text

@@ -34,7 +34,9 @@ from ylg_tf.training import GANTrainer, make_strategy
 from ylg_tf.training.step import ReplicatedStep
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SUITE = ("ylg", "sagan", "ganformer_duplex", "no_attention")
+#: Compiling one step takes 1-2 minutes on 2 CPU cores: the default suite compiles YLG's sparse
+#: attention; `.ci/run` also runs the dense and bipartite kinds and no attention (slow marks).
+DEFAULT_SUITE = ("ylg",)
 
 
 @pytest.fixture(autouse=True)
