@@ -1,4 +1,4 @@
-"""YLG on the embedded digits at 32x32: README's main job, about 5-10 minutes on 2 CPU cores.
+"""YLG on the embedded digits at 32x32: README's main job, about 40 minutes on 2 CPU cores.
 
   ylg-train --config=experiments/configs/ylg_digits32.py --workdir=runs/ylg_digits32
 
