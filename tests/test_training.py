@@ -115,9 +115,9 @@ def test_mirrored_first_update_equals_single_device(tmp_path):
         # Adam's first step is +-lr whatever the gradient's size, so the rare element whose
         # gradient is within float noise of 0 (spectral norm's two gradient terms cancelling)
         # may step either way per reduction order (also a class-embedding element whose two
-        # replicas' gradients cancel): at most 0.1% of a weight or 1 element, by at most 2 lr.
+        # replicas' gradients cancel): at most 0.1% of a weight or 2 elements, by at most 2 lr.
         off = ~np.isclose(a, b, rtol=1e-4, atol=1e-5)
-        assert off.sum() <= max(1, 1e-3 * off.size), path
+        assert off.sum() <= max(2, 1e-3 * off.size), path
         assert np.abs(a - b)[off].max(initial=0) <= 2 * lr, path
         changed += not np.allclose(a, start)
     assert changed > len(initial) // 2
