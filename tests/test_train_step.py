@@ -95,25 +95,39 @@ def test_ema_update_under_mirrored_strategy(tmp_path):
     _check_ema(trainer, ema_before, 0.9)  # on both replicas
 
 
-@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
-def test_mixed_precision_trains_through_the_binary(tmp_path, precision):
-    """Two steps of the main job's YLG model (blocked sparse attention: 64 keys)."""
+def train_two_steps_through_the_binary(
+    tmp_path, config: str, base_channels: int, *flags: str, timeout: int
+) -> None:
+    """`ylg-train` of `config` with G and D of `base_channels`, batch 4, for 2 steps, plus
+    `flags`: it exits 0, saves `ckpt-2` and logs step 2."""
     command = [
         str(Path(sys.executable).with_name("ylg-train")),
-        "--config=experiments/configs/ylg_digits32.py",
+        f"--config={config}",
         f"--workdir={tmp_path / 'run'}",
-        f"--config.train.mixed_precision={precision}",
-        "--config.model.generator.base_channels=16",
-        "--config.model.discriminator.base_channels=16",
+        *flags,
+        f"--config.model.generator.base_channels={base_channels}",
+        f"--config.model.discriminator.base_channels={base_channels}",
         "--config.train.batch_size=4",
         "--config.train.steps=2",
         "--config.train.log_every=1",
         "--config.eval.every=0",
     ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "run" / "checkpoints" / "ckpt-2.index").is_file()
     assert "step 2/2" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_mixed_precision_trains_through_the_binary(tmp_path, precision):
+    """Two steps of the main job's YLG model (blocked sparse attention: 64 keys)."""
+    train_two_steps_through_the_binary(
+        tmp_path,
+        "experiments/configs/ylg_digits32.py",
+        16,
+        f"--config.train.mixed_precision={precision}",
+        timeout=600,
+    )
 
 
 def test_a_class_twice_in_a_batch_gets_adams_update_of_the_summed_gradient():

@@ -17,23 +17,18 @@ In float32, spectral-norm vectors, batch-norm statistics and the EMA agree withi
 in the step (a wrong loss, latent, EMA or a missing update) changes gradients by their own size.
 """
 
-import subprocess
-import sys
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from distribute_util import two_cpu_strategy
-from test_train_step import _small
+from test_train_step import _small, train_two_steps_through_the_binary
 from test_training import tiny_config
 
 from ylg_tf.models.variants import VARIANTS
 from ylg_tf.training import GANTrainer, make_strategy
 from ylg_tf.training.step import ReplicatedStep
 
-ROOT = Path(__file__).resolve().parents[1]
 #: Compiling one step takes 1-2 minutes on 2 CPU cores: the default suite compiles YLG's sparse
 #: attention; `.ci/run` also runs the dense and bipartite kinds and no attention (slow marks).
 DEFAULT_SUITE = ("ylg",)
@@ -204,19 +199,10 @@ def test_pipeline_batches_are_full_and_static(tmp_path):
 
 
 def test_binary_trains_two_compiled_steps(tmp_path):
-    command = [
-        str(Path(sys.executable).with_name("ylg-train")),
-        "--config=experiments/configs/ylg_digits32.py:variant=no_attention",
-        f"--workdir={tmp_path / 'run'}",
+    train_two_steps_through_the_binary(
+        tmp_path,
+        "experiments/configs/ylg_digits32.py:variant=no_attention",
+        8,
         "--config.train.jit_compile=on",
-        "--config.model.generator.base_channels=8",
-        "--config.model.discriminator.base_channels=8",
-        "--config.train.batch_size=4",
-        "--config.train.steps=2",
-        "--config.train.log_every=1",
-        "--config.eval.every=0",
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "run" / "checkpoints" / "ckpt-2.index").is_file()
-    assert "step 2/2" in result.stderr + result.stdout
+        timeout=900,
+    )
