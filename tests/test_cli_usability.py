@@ -69,3 +69,19 @@ def test_an_unknown_config_field_is_named_with_its_override():
 def test_debug_brings_the_traceback_back():
     code, lines = _run("ylg-export", "--workdir=no/such/run", "--debug")
     assert code != 0 and any(line.startswith("Traceback") for line in lines)
+
+
+def test_a_layer_error_reads_as_its_own_text_without_keras_wrapping():
+    import keras
+    import numpy as np
+
+    from ylg_tf.cli import app
+
+    class Broken(keras.layers.Layer):
+        def call(self, inputs):
+            raise ValueError("channels must divide by 8")
+
+    with pytest.raises(ValueError) as caught:
+        Broken(name="broken")(np.zeros((1, 2), np.float32))
+    assert "\x1b[1m" in str(caught.value)  # Keras's bold wrapping, which the binaries remove
+    assert app._message(caught.value) == "channels must divide by 8 (in Broken.call())"

@@ -10,6 +10,7 @@ traceback back.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -102,9 +103,22 @@ def _guarded(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
     return guarded
 
 
+#: Keras re-raises an error from a layer's `call` with its text in bold (terminal escapes)
+#: between "Exception encountered when calling X.call()." and the arguments it received.
+_KERAS_CALL_ERROR = re.compile(
+    r"Exception encountered when calling (\S+)\.\s*\x1b\[1m(.*?)\x1b\[0m", re.S
+)
+_TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _message(error: BaseException) -> str:
-    """The exception's own text: KeyError and AttributeError quote it, ml_collections nests it."""
+    """The exception's own text: KeyError and AttributeError quote it, ml_collections nests it,
+    Keras wraps a layer's error in its call context (kept as "in X.call()")."""
     text = str(error.args[0]) if len(error.args) == 1 else str(error)
     while text.startswith(("'", '"')) and text.endswith(("'", '"')) and len(text) > 1:
         text = text[1:-1]
+    keras_call = _KERAS_CALL_ERROR.search(text)
+    if keras_call:
+        text = f"{keras_call.group(2).strip()} (in {keras_call.group(1)})"
+    text = _TERMINAL_ESCAPE.sub("", text)
     return text.replace("\\n", " ").replace("\\'", "'").replace("\n", " ")
