@@ -483,12 +483,15 @@ def test_ylg_eval_binary(tiny_run, digits_cache):
         "--protocol=clean",
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    own = tiny_run / "eval" / "step_0000002.json"  # the training's score, protocol `digits`
+    before = own.read_text()
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    saved = json.loads((tiny_run / "eval" / "step_0000002.json").read_text())
+    saved = json.loads((tiny_run / "eval" / "step_0000002_clean.json").read_text())
     assert saved["num_generated"] == 16 and saved["seed"] == 1
     assert saved["protocol"]["name"] == "clean" and saved["protocol"]["resize"]["antialias"]
-    assert "step_0000002.json" in result.stdout
+    assert "step_0000002_clean.json" in result.stdout
+    assert own.read_text() == before, "another protocol's score replaced the training's"
 
 
 def test_training_evaluates_every_m_steps(tiny_run):

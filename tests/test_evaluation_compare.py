@@ -70,6 +70,12 @@ def test_a_file_without_protocol_is_refused():
         compare_scores(legacy, _scores(14.0), names=("old.json", "new.json"))
 
 
+def test_files_without_a_shared_score_are_refused():
+    sweep = {"points": [{"truncation": 1.0, "fid": 30.0}], "protocol": PROTOCOL}
+    with pytest.raises(ValueError, match="a.json and sweep.json share no score"):
+        compare_scores(_scores(20.0), sweep, names=("a.json", "sweep.json"))
+
+
 def test_describe_protocol_names_what_moves_fid():
     line = describe_protocol(PROTOCOL)
     for part in ("`tfgan`", "sha256:0123456789abcdef", "bilinear resize to 299 without", "10000"):
@@ -92,6 +98,10 @@ def test_ylg_eval_compare_binary(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "-3.0000" in result.stdout
+    command[-1] = f"--compare={first},{tmp_path / 'typo.json'}"
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert f"error: No file at {tmp_path / 'typo.json'}." in result.stderr
     command[-1:] = [f"--compare={first}", f"--workdir={tmp_path}"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 2 and "either --workdir" in result.stderr

@@ -36,6 +36,15 @@ def modes(root):
     return found
 
 
+@pytest.mark.parametrize("root", ["local", "ram://missing_reads"])
+def test_a_missing_file_is_python_file_not_found(tmp_path, root):
+    directory = str(tmp_path) if root == "local" else root
+    path = files.join(directory, "nothing.json")
+    for read in (files.read_json, files.read_text, files.load_npz):
+        with pytest.raises(FileNotFoundError, match=f"No file at {path}"):
+            read(path)
+
+
 def test_atomic_writes_have_the_umask_modes(tmp_path, umask_022):
     files.write_json(tmp_path / "eval" / "step_0000002.json", {"fid": 1.0})
     write_scores(tmp_path / "eval" / "step_0000004.json", {"fid": float("nan")})

@@ -7,7 +7,9 @@ difference of two score files measured under the same metric protocol.
   ylg-eval --compare=runs/a/eval/step_0001500.json,runs/b/eval/step_0001500.json
 
 Writes `<workdir>/eval/step_<step>.json` (fid, is, kid, kid_std, precision, recall, density,
-coverage, intra_fid, judge_accuracy, num_real, num_generated, classifier, protocol, step, ...).
+coverage, intra_fid, judge_accuracy, num_real, num_generated, classifier, protocol, step, ...),
+or `step_<step>_<protocol>.json` under another protocol than the run's own, so that the scores
+its training wrote stay.
 The EMA generator is scored when the run kept one. `--compare` prints B - A of every score the two
 files share, and refuses files whose protocols (backbone and weights, resize, reference data,
 sample counts) differ. Every flag is checked before the run is loaded or a classifier trained.

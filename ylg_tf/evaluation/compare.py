@@ -18,8 +18,8 @@ def compare_scores(first: dict, second: dict, names: tuple[str, str] = ("A", "B"
     `judge_accuracy`) that both dicts hold and that are not null.
 
     Raises:
-      ValueError: when either score records no protocol, or the two protocols differ (the
-        message names the differing fields).
+      ValueError: when either score records no protocol, the two protocols differ (the
+        message names the differing fields), or the two share no metric.
     """
     for name, scores in zip(names, (first, second), strict=True):
         if scores.get("protocol") is None:
@@ -33,6 +33,11 @@ def compare_scores(first: dict, second: dict, names: tuple[str, str] = ("A", "B"
         for name in SCALARS
         if first.get(name) is not None and second.get(name) is not None
     }
+    if not metrics:
+        raise ValueError(
+            f"{names[0]} and {names[1]} share no score ({', '.join(SCALARS)}); compare two "
+            "score files such as eval/step_<step>.json."
+        )
     return {"protocol": protocol, "metrics": metrics}
 
 

@@ -14,7 +14,10 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ylg_tf.evaluation.classifiers import resolve_classifier_spec
 from ylg_tf.evaluation.evaluator import Evaluator, make_evaluator, write_scores
+from ylg_tf.evaluation.protocols import resolve_protocol
+from ylg_tf.evaluation.settings import eval_settings
 from ylg_tf.runs import files
 from ylg_tf.runs.loading import load_run
 from ylg_tf.sampling.truncation import parse_truncations, truncation_label
@@ -44,6 +47,10 @@ def evaluate_run(
 ) -> tuple[Path, dict]:
     """The scores of a run's generator, written to `<workdir>/eval/step_<step>.json`.
 
+    Scores under another protocol than the run's own (`config.eval`, which training scored
+    with) go to `step_<step>_<protocol>.json`, so they never replace the training's; a truncated
+    score adds `_truncation_<t>`.
+
     Args:
       workdir: the run directory.
       num_samples: real and generated images (default `config.eval.num_samples`).
@@ -68,8 +75,18 @@ def evaluate_run(
         run.generator, run.info.num_classes, truncation=truncation, seed=seed
     )
     scores.update(step=run.step, generator="ema" if run.ema else "raw")
-    suffix = "" if truncation is None else f"_truncation_{truncation_label(truncation)}"
+    suffix = _protocol_suffix(run.config, evaluator)
+    if truncation is not None:
+        suffix += f"_truncation_{truncation_label(truncation)}"
     return write_scores(run.directory.scores(run.step, suffix), scores), scores
+
+
+def _protocol_suffix(config, evaluator: Evaluator) -> str:
+    """`""` when `evaluator` scores under the run's own protocol, else `_<protocol name>`."""
+    settings = eval_settings(config)
+    spec = resolve_classifier_spec(settings.classifier, config.data.name)
+    own = resolve_protocol(settings.protocol, spec).name
+    return "" if evaluator.protocol.name == own else f"_{evaluator.protocol.name}"
 
 
 def truncation_sweep(

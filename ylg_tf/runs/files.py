@@ -102,9 +102,18 @@ def write_text(path: str | os.PathLike, text: str) -> str:
     return write_bytes(path, text.encode())
 
 
+def _read(path: str | os.PathLike, mode: str):
+    """The file's content; a missing file is Python's FileNotFoundError (an OSError, which the
+    binaries report in one line), not TensorFlow's NotFoundError."""
+    try:
+        with tf.io.gfile.GFile(os.fspath(path), mode) as file:
+            return file.read()
+    except tf.errors.NotFoundError:
+        raise FileNotFoundError(f"No file at {os.fspath(path)}.") from None
+
+
 def read_text(path: str | os.PathLike) -> str:
-    with tf.io.gfile.GFile(os.fspath(path), "r") as file:
-        return file.read()
+    return _read(path, "r")
 
 
 def write_json(path: str | os.PathLike, content) -> str:
@@ -123,9 +132,7 @@ def save_npz(path: str | os.PathLike, compressed: bool = False, **arrays) -> str
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    with tf.io.gfile.GFile(os.fspath(path), "rb") as file:
-        data = file.read()
-    with np.load(io.BytesIO(data)) as arrays:
+    with np.load(io.BytesIO(_read(path, "rb"))) as arrays:
         return {key: arrays[key] for key in arrays.files}
 
 
