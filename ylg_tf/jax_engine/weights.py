@@ -5,17 +5,16 @@ layer names, so it is the same under Keras's TensorFlow and JAX backends and for
 name. The JAX engine checkpoints in
 this format; `load_models` puts a file's weights into models built by either engine (for example
 to export or evaluate a JAX run with the TF tools), and `save_models` writes TF-engine models in it
-(for example to continue a TF run under JAX, with fresh optimizer state). Only NumPy, Keras and
-`tf.io.gfile` are used, so that the file can live on `gs://`.
+(for example to continue a TF run under JAX, with fresh optimizer state). Files go through
+`ylg_tf.runs.files` (`tf.io.gfile`), so that they can live on `gs://`.
 """
 
 from __future__ import annotations
 
-import io
-
 import keras
 import numpy as np
-import tensorflow as tf
+
+from ylg_tf.runs import files
 
 ROLES = ("G", "D", "G_ema")
 STEP_KEY = "step"
@@ -46,23 +45,13 @@ def optimizer_arrays(optimizer: keras.optimizers.Optimizer, role: str) -> dict[s
 
 
 def write_npz(path: str, arrays: dict[str, np.ndarray]) -> str:
-    """Writes `arrays` to `path` (any `tf.io.gfile` path) via a temporary name, so that a reader
-    never sees half a file."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    tf.io.gfile.makedirs(path.rpartition("/")[0] or ".")
-    partial = f"{path}.partial"
-    with tf.io.gfile.GFile(partial, "wb") as f:
-        f.write(buffer.getvalue())
-    tf.io.gfile.rename(partial, path, overwrite=True)
-    return path
+    """Writes `arrays` to `path` (any `tf.io.gfile` path) atomically (`ylg_tf.runs.files`)."""
+    return files.save_npz(path, **arrays)
 
 
 def read_npz(path: str) -> dict[str, np.ndarray]:
-    """All arrays of an `.npz` written by `write_npz`."""
-    with tf.io.gfile.GFile(path, "rb") as f:
-        with np.load(io.BytesIO(f.read())) as data:
-            return {k: data[k] for k in data.files}
+    """All arrays of an `.npz` written by `write_npz`; FileNotFoundError when there is none."""
+    return files.load_npz(path)
 
 
 def save_models(
