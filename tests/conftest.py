@@ -7,6 +7,7 @@ physical CPU into two logical devices, so that `tf.distribute.MirroredStrategy` 
 import os
 
 import pytest
+from shared_runs import build_shared_run, built_once, copy_run, live_values
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,37 +27,43 @@ def _split_cpu_in_two() -> None:
 _split_cpu_in_two()
 
 
-# --- shared fixtures of the evaluation, sampling and export tests --------------------------------
+# --- shared fixtures of the evaluation, sampling, export and run tests ---------------------------
 
 
 @pytest.fixture(scope="session")
-def digits_cache(tmp_path_factory):
-    """An evaluation cache directory holding a digits classifier (3 epochs, about 10 s)."""
+def shared_dir(tmp_path_factory, worker_id):
+    """A folder of this test session that every pytest-xdist worker sees."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+@pytest.fixture(scope="session")
+def digits_cache(shared_dir):
+    """An evaluation cache directory holding a digits classifier (3 epochs, about 10 s), made
+    once per test session."""
     from ylg_tf.evaluation.digits_classifier import train_digits_classifier
 
-    cache = tmp_path_factory.mktemp("ylg_cache")
-    train_digits_classifier(cache / "classifiers" / "digits", epochs=3)
-    return cache
+    def build(cache):
+        train_digits_classifier(cache / "classifiers" / "digits", epochs=3)
+
+    return built_once(shared_dir / "ylg_cache", build)
 
 
 @pytest.fixture(scope="session")
-def tiny_trainer(tmp_path_factory, digits_cache):
-    """The trainer of a 2-step YLG run (digits 32x32, base channels 16) with an EMA generator,
-    which evaluated itself (12 samples, `digits_cache`) after steps 1 and 2."""
-    from ylg_tf.training import GANTrainer, default_config, make_strategy
-
-    config = default_config()
-    config.model.generator.base_channels = config.model.discriminator.base_channels = 16
-    config.train.update(batch_size=4, steps=2, ema_decay=0.9, log_every=1)
-    config.train.sample_every = config.train.checkpoint_every = 2
-    config.eval.update(every=1, num_samples=12, cache_dir=str(digits_cache))
-    workdir = tmp_path_factory.mktemp("runs") / "tiny"
-    trainer = GANTrainer(config, make_strategy("default"), workdir)
-    trainer.train()
-    return trainer
+def shared_tiny_run(shared_dir, digits_cache):
+    """The session's one trained run (`shared_runs.shared_run_config`), trained once for every
+    worker. Never changed by a test: use `tiny_run`, or `copy_run` it."""
+    return built_once(shared_dir / "tiny", lambda path: build_shared_run(path, digits_cache))
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tiny_trainer):
-    """The run directory of `tiny_trainer`."""
-    return tiny_trainer.workdir
+def tiny_run(shared_tiny_run, tmp_path_factory):
+    """This worker's copy of the shared run, which its read-only tests share (evaluation,
+    sampling and export write their outputs into it)."""
+    return copy_run(shared_tiny_run, tmp_path_factory.mktemp("runs") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_live(shared_tiny_run):
+    """What the trainer of the shared run held in memory (`shared_runs.LIVE_FILE`)."""
+    return live_values(shared_tiny_run)

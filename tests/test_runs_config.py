@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_runs_recovery import copy_run, tiny_config, train
+from shared_runs import copy_run, tiny_config
 
 from ylg_tf.runs.config import CONFIG_VERSION, config_from_json, config_to_json, default_config
 from ylg_tf.runs.directory import RunDirectory
@@ -81,16 +81,8 @@ def test_version_2_fields_move_to_the_constructors_names():
         config_from_json(json.dumps(flat))
 
 
-@pytest.fixture(scope="module")
-def two_steps(tmp_path_factory):
-    """A run directory trained 2 steps, copied by each test that rewrites its config.json."""
-    workdir = tmp_path_factory.mktemp("versions") / "run"
-    train(workdir, 2)
-    return workdir
-
-
-def test_a_run_with_a_config_json_of_version_2_resumes(two_steps, tmp_path):
-    workdir = copy_run(two_steps, tmp_path / "old")
+def test_a_run_with_a_config_json_of_version_2_resumes(shared_tiny_run, tmp_path):
+    workdir = copy_run(shared_tiny_run, tmp_path / "old")
     (workdir / "config.json").write_text(json.dumps(version_2_json(tiny_config(2))))
     old = RunDirectory(workdir).read_config()
     assert old.model.generator.base_channels == 16
@@ -100,10 +92,10 @@ def test_a_run_with_a_config_json_of_version_2_resumes(two_steps, tmp_path):
     assert json.loads((workdir / "config.json").read_text())["version"] == CONFIG_VERSION
 
 
-def test_a_version_1_config_json_takes_the_defaults_of_later_fields(two_steps, tmp_path):
+def test_a_version_1_config_json_takes_the_defaults_of_later_fields(shared_tiny_run, tmp_path):
     """Version 1 had no `version`, residual controls or `spectral_norm`: they take defaults,
     and the run resumes; the same run asked with a non-default value is refused."""
-    workdir = copy_run(two_steps, tmp_path / "old")
+    workdir = copy_run(shared_tiny_run, tmp_path / "old")
     content = version_2_json(tiny_config(2))
     del content["version"]
     for field in ("spectral_norm", "g_residual_resolution", "d_residual_resolution"):

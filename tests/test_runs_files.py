@@ -6,7 +6,7 @@ import stat
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_runs_recovery import tiny_config
+from shared_runs import tiny_config
 
 from ylg_tf.evaluation import Evaluator, evaluate_run, write_scores
 from ylg_tf.evaluation.classifiers import Classifier
@@ -17,6 +17,15 @@ from ylg_tf.runs import files
 from ylg_tf.runs.loading import load_run
 from ylg_tf.sampling import sample_run
 from ylg_tf.training import GANTrainer, make_strategy
+
+
+def copy_to_url(source, url):
+    """Copies the local folder `source` to `url` through tf.io.gfile."""
+    for path in source.rglob("*"):
+        if path.is_file():
+            target = f"{url}/{path.relative_to(source)}"
+            tf.io.gfile.makedirs(target.rsplit("/", 1)[0])
+            tf.io.gfile.copy(str(path), target)
 
 
 @pytest.fixture
@@ -76,26 +85,21 @@ def test_caches_have_the_umask_modes(tmp_path, umask_022):
     assert sum(name.startswith("real_stats/") for name in found) == 1
 
 
-def test_a_run_on_ram_filesystem_end_to_end(digits_cache):
-    """Train, resume, evaluate, sample, export and invert with every file on `ram://`."""
+def test_a_run_on_ram_filesystem_end_to_end(shared_tiny_run, digits_cache):
+    """Start, resume, evaluate, sample, export and invert with every file on `ram://`."""
+    GANTrainer(tiny_config(1), make_strategy("default"), "ram://runs/new").close()
+    assert {"config.json", "run.json"} <= set(tf.io.gfile.listdir("ram://runs/new"))
     workdir = "ram://runs/tiny"
-    classifier = "ram://runs/.ylg_cache/classifiers/digits"  # the default cache, next to the run
-    tf.io.gfile.makedirs(classifier)
-    for name in ("model.keras", "info.json"):
-        tf.io.gfile.copy(
-            str(digits_cache / "classifiers" / "digits" / name), f"{classifier}/{name}"
-        )
-    config = tiny_config(2, ema_decay=0.9)
+    copy_to_url(shared_tiny_run, workdir)
+    copy_to_url(digits_cache / "classifiers", "ram://runs/.ylg_cache/classifiers")  # the default
+    config = tiny_config(3, ema_decay=0.9)
     config.eval.update(num_samples=8, batch_size=8)
-    trainer = GANTrainer(config, make_strategy("default"), workdir)
-    trainer.train()
-    trainer.close()
-    names = {name.rstrip("/") for name in tf.io.gfile.listdir(workdir)}
-    assert {"config.json", "run.json", "checkpoints", "logs", "samples"} <= names
-    resumed = GANTrainer(tiny_config(3, ema_decay=0.9), make_strategy("default"), workdir)
+    resumed = GANTrainer(config, make_strategy("default"), workdir)
     assert int(resumed.step.numpy()) == 2
     resumed.train()
     resumed.close()
+    for written in ("checkpoints/ckpt-3.index", "samples/step_0000003.png"):
+        assert files.exists(f"{workdir}/{written}"), written
     run = load_run(workdir)
     assert run.step == 3 and run.ema and str(run.checkpoint).startswith("ram://")
 

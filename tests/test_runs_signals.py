@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from test_runs_recovery import tiny_config
+from shared_runs import tiny_config
 
 from ylg_tf.training import GANTrainer, TrainingInterrupted, make_strategy
 from ylg_tf.training.signals import StopSignals
