@@ -1,7 +1,9 @@
 """Every installed binary: `--help` shows its own docstring and flags, bad input one short line.
 
-TensorFlow's C++ runtime prints a few lines of its own while loading (before Python's logging is
-set up, so `TF_CPP_MIN_LOG_LEVEL` cannot hide them all); they are left out of the line counts.
+Help is checked on the installed console scripts (absl builds it from the process's `__main__`),
+started side by side; TensorFlow's C++ runtime prints a few lines of its own while loading
+(before Python's logging is set up, so `TF_CPP_MIN_LOG_LEVEL` cannot hide them all); they are
+left out. Errors are checked through each binary's `main`, called in-process (`run_binary`).
 """
 
 import re
@@ -10,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from binaries import run_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -27,17 +30,36 @@ BINARIES = {
 }  # fmt: skip
 
 
+def _lines(returncode: int, stdout: str, stderr: str) -> tuple[int, list[str]]:
+    lines = (stdout + stderr).splitlines()
+    return returncode, [line for line in lines if not RUNTIME_NOISE.match(line)]
+
+
 def _run(binary: str, *args: str) -> tuple[int, list[str]]:
-    result = subprocess.run(
-        [str(BIN / binary), *args], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    lines = (result.stdout + result.stderr).splitlines()
-    return result.returncode, [line for line in lines if not RUNTIME_NOISE.match(line)]
+    result = run_binary(binary, *args)
+    return _lines(result.returncode, result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="module")
+def helps():
+    """`{binary: (exit code, lines)}` of each console script's `--help`."""
+    processes = {
+        binary: subprocess.Popen(
+            [str(BIN / binary), "--help"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for binary in BINARIES
+    }
+    outputs = {binary: process.communicate(timeout=300) for binary, process in processes.items()}
+    return {binary: _lines(processes[binary].returncode, *outputs[binary]) for binary in BINARIES}
 
 
 @pytest.mark.parametrize("binary", sorted(BINARIES))
-def test_help_shows_the_docstring_and_own_flags(binary):
-    code, lines = _run(binary, "--help")
+def test_help_shows_the_docstring_and_own_flags(helps, binary):
+    code, lines = helps[binary]
     text = "\n".join(lines)
     assert f"`{binary}`" in lines[0], text[:500]  # the module docstring's first line
     assert BINARIES[binary][0] in text and "--[no]debug" in text

@@ -1,5 +1,9 @@
 """The binaries on a `file://` work directory: a second run refused, SIGTERM saves and resumes,
-then evaluate, sample, export and invert, and short messages for unreadable checkpoints."""
+then evaluate, sample, export and invert, and short messages for unreadable checkpoints.
+
+The first training is a process of its own (SIGTERM, its exit code, a lease held by another
+process); every later command calls the binary's `main` in this process (`run_binary`).
+"""
 
 import os
 import re
@@ -9,10 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+from binaries import run_binary
+
 REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 TINY = [
-    "--config=experiments/configs/ylg_digits32.py",
+    f"--config={REPO}/experiments/configs/ylg_digits32.py",
     "--config.model.generator.base_channels=16",
     "--config.model.discriminator.base_channels=16",
     "--config.model.generator.z_dim=16",
@@ -24,11 +30,8 @@ TINY = [
 ]
 
 
-def binary(name, *args, timeout=300):
-    command = [sys.executable, "-m", f"ylg_tf.cli.{name}", *args]
-    return subprocess.run(
-        command, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout
-    )
+def binary(name, *args):
+    return run_binary(f"ylg-{'eval' if name == 'evaluate' else name}", *args)
 
 
 def wait_for(predicate, timeout, what):
