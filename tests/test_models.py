@@ -28,11 +28,12 @@ def small_config(variant, resolution):
     return config
 
 
-#: The default run trains one variant of each attention kind (dense, sparse with one and with
-#: mixed head widths, bipartite) at 32x32; the rest are `slow` (about 30-60 s each, tracing):
-#: their layers differ only in masks, which the layer tests check, and `no_attention` trains in
-#: the strategy and binary tests.
-_AT_32 = ("sagan", "ylg", "mixed_resolution", "ganformer_duplex")
+#: The default run trains one variant of each attention kind (dense, sparse with mixed head
+#: widths, bipartite) at 32x32; the rest are `slow` (about 30-60 s each, tracing): their layers
+#: differ only in masks, which the layer tests check; `ylg` is the shared run's variant
+#: (`test_the_shared_ylg_run_samples_in_range`) and `no_attention` trains in the strategy and
+#: binary tests.
+_AT_32 = ("sagan", "mixed_resolution", "ganformer_duplex")
 _AT_64 = ()
 
 
@@ -52,6 +53,16 @@ def test_every_variant_trains_two_steps(variant, resolution, tmp_path):
     images = trainer.sampler((np.zeros((2, 128), "float32"), np.array([0, 1])))
     assert images.shape == (2, resolution, resolution, 3)
     assert np.all(np.abs(images) <= 1.0) and np.all(np.isfinite(images))
+
+
+def test_the_shared_ylg_run_samples_in_range(tiny_live):
+    """The shared run (conftest.py) trained YLG 2 steps at 32x32 (a non-finite loss stops a
+    run); its EMA and raw generators' samples are finite and within [-1, 1]."""
+    for name in ("ema_output", "raw_output"):
+        images = tiny_live[name]
+        assert images.shape == (6, 32, 32, 3)
+        assert np.all(np.abs(images) <= 1.0) and np.all(np.isfinite(images))
+    assert not np.array_equal(tiny_live["ema_output"], tiny_live["raw_output"])
 
 
 def _inputs(resolution, batch=2, z_dim=128):

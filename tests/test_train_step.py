@@ -1,16 +1,15 @@
 """The replicated train step: float16 loss scaling and overflow skips, EMA inside the step (one
-replica and mirrored), several D steps, and both mixed precisions through `ylg-train`."""
+replica; mirrored in test_training.py), several D steps, and both mixed precisions through
+`ylg-train`."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from distribute_util import two_cpu_strategy
-from test_training import tiny_config
+from binaries import run_binary
+from test_training import check_ema, tiny_config, trainable
 
 from ylg_tf.training import GANTrainer, make_strategy
 
@@ -30,10 +29,6 @@ def _small(steps, **train):
     return config
 
 
-def _trainable(model):
-    return {w.path: np.asarray(w).copy() for w in model.trainable_weights}
-
-
 def test_float16_trains_through_the_loss_scaler_and_skips_overflows(tmp_path):
     """The loss is scaled inside the tape, so gradients reach every weight of G and D: the first
     updates overflow at the initial scale 2**15 and are skipped (the scale halves), later ones
@@ -41,10 +36,10 @@ def test_float16_trains_through_the_loss_scaler_and_skips_overflows(tmp_path):
     trainer = GANTrainer(_small(8, mixed_precision="float16"), make_strategy(), tmp_path)
     assert isinstance(trainer.g_optimizer, keras.optimizers.LossScaleOptimizer)
     models = (trainer.generator, trainer.discriminator)
-    before = [_trainable(model) for model in models]
+    before = [trainable(model) for model in models]
     assert all(np.isfinite(list(trainer.train().values())))
     for model, start in zip(models, before, strict=True):
-        after = _trainable(model)
+        after = trainable(model)
         changed = [path for path in start if not np.array_equal(start[path], after[path])]
         assert len(changed) > 0.8 * len(start), model.name
         assert all(w.dtype == "float32" for w in model.weights)
@@ -55,10 +50,10 @@ def test_float16_trains_through_the_loss_scaler_and_skips_overflows(tmp_path):
     # the scales halve.
     for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
         optimizer.dynamic_scale.assign(2.0**40)
-    before = [_trainable(model) for model in models]
+    before = [trainable(model) for model in models]
     assert all(np.isfinite(list(trainer.train(steps=1).values())))
     for model, start in zip(models, before, strict=True):
-        for path, value in _trainable(model).items():
+        for path, value in trainable(model).items():
             np.testing.assert_array_equal(value, start[path], err_msg=path)
     for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
         assert float(optimizer.dynamic_scale.numpy()) == 2.0**39
@@ -71,38 +66,23 @@ def test_float16_trains_through_the_loss_scaler_and_skips_overflows(tmp_path):
     assert int(trainer.step.numpy()) == 10
 
 
-def _check_ema(trainer, ema_before, decay):
-    raw = {w.path.split("/", 1)[1]: np.asarray(w) for w in trainer.generator.trainable_weights}
-    for weight in trainer.ema_generator.trainable_weights:
-        expected = decay * ema_before[weight.path] + (1 - decay) * raw[weight.path.split("/", 1)[1]]
-        for replica_value in trainer.strategy.experimental_local_results(weight):
-            np.testing.assert_allclose(replica_value, expected, rtol=1e-5, atol=1e-7)
-
-
 def test_ema_update_and_two_d_steps_in_one_step(tmp_path):
     trainer = GANTrainer(_small(1, d_steps=2, ema_decay=0.9), make_strategy(), tmp_path)
-    ema_before = _trainable(trainer.ema_generator)
+    ema_before = trainable(trainer.ema_generator)
     trainer.train()
-    _check_ema(trainer, ema_before, 0.9)
+    check_ema(trainer, ema_before, 0.9)
     assert int(trainer.d_optimizer.iterations.numpy()) == 2
     assert int(trainer.g_optimizer.iterations.numpy()) == 1
 
 
-def test_ema_update_under_mirrored_strategy(tmp_path):
-    trainer = GANTrainer(_small(1, batch_size=8, ema_decay=0.9), two_cpu_strategy(), tmp_path)
-    ema_before = _trainable(trainer.ema_generator)
-    trainer.train()
-    _check_ema(trainer, ema_before, 0.9)  # on both replicas
-
-
 def train_two_steps_through_the_binary(
-    tmp_path, config: str, base_channels: int, *flags: str, timeout: int
+    tmp_path, config: str, base_channels: int, *flags: str
 ) -> None:
-    """`ylg-train` of `config` with G and D of `base_channels`, batch 4, for 2 steps, plus
-    `flags`: it exits 0, saves `ckpt-2` and logs step 2."""
-    command = [
-        str(Path(sys.executable).with_name("ylg-train")),
-        f"--config={config}",
+    """`ylg-train` (its `main`, in-process) of `config` with G and D of `base_channels`, batch 4,
+    for 2 steps, plus `flags`: it exits 0, saves `ckpt-2` and logs step 2."""
+    result = run_binary(
+        "ylg-train",
+        f"--config={ROOT / config}",
         f"--workdir={tmp_path / 'run'}",
         *flags,
         f"--config.model.generator.base_channels={base_channels}",
@@ -111,8 +91,7 @@ def train_two_steps_through_the_binary(
         "--config.train.steps=2",
         "--config.train.log_every=1",
         "--config.eval.every=0",
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "run" / "checkpoints" / "ckpt-2.index").is_file()
     assert "step 2/2" in result.stderr + result.stdout
@@ -126,7 +105,6 @@ def test_mixed_precision_trains_through_the_binary(tmp_path, precision):
         "experiments/configs/ylg_digits32.py",
         16,
         f"--config.train.mixed_precision={precision}",
-        timeout=600,
     )
 
 

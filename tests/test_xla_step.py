@@ -204,5 +204,4 @@ def test_binary_trains_two_compiled_steps(tmp_path):
         "experiments/configs/ylg_digits32.py:variant=no_attention",
         8,
         "--config.train.jit_compile=on",
-        timeout=900,
     )
