@@ -40,33 +40,31 @@ def run_binary(binary: str, *args: str) -> Result:
     """Runs `binary args` (`binary` as in `MODULES`) here, returning what the process would:
     the exit code, stdout and stderr (absl log lines at INFO and above included).
 
-    absl's flags are global and each binary defines `--workdir`: the flags of binaries loaded
-    before (and the `--config.x` overrides that parsing a config file defines) are dropped and
-    the binary's module is imported again, with every flag at its default.
+    absl's flags are global and each binary defines `--workdir`: every flag of other modules
+    (binaries and scripts loaded before) is set aside for the call and put back after it, and the
+    binary's module is imported again, with every flag at its default.
     """
     from ylg_tf.cli import app
 
+    saved = _set_aside_flags(keep=("absl.", app.__name__))
     for name in [m for m in sys.modules if m.startswith("ylg_tf.cli.") and m != app.__name__]:
-        for flag in flags.FLAGS.get_flags_for_module(name):
-            delattr(flags.FLAGS, flag.name)
         del sys.modules[name]
-    for name in [name for name in flags.FLAGS if "." in name]:  # `--config.x` of a last parse
-        delattr(flags.FLAGS, name)
-    module = importlib.import_module(f"ylg_tf.cli.{MODULES[binary]}")
-    flags.FLAGS.unparse_flags()
     stdout, stderr = io.StringIO(), io.StringIO()
     handler = py_logging.StreamHandler(stderr)
     absl_logger = logging.get_absl_logger()
     level = absl_logger.level
     absl_logger.addHandler(handler)
-    absl_logger.setLevel(py_logging.INFO)
     argv = sys.argv
     sys.argv = [binary, *args]
     code = 0
     try:
+        module = importlib.import_module(f"ylg_tf.cli.{MODULES[binary]}")
+        flags.FLAGS.unparse_flags()
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
-                app._guarded(module.main)(app._parse_flags(sys.argv))
+                parsed = app._parse_flags(sys.argv)
+                absl_logger.setLevel(py_logging.INFO)  # after parsing, which sets --verbosity's
+                app._guarded(module.main)(parsed)
             except SystemExit as exit:
                 code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
             except Exception:  # what the interpreter prints for an uncaught error
@@ -76,4 +74,24 @@ def run_binary(binary: str, *args: str) -> Result:
         sys.argv = argv
         absl_logger.removeHandler(handler)
         absl_logger.setLevel(level)
+        _set_aside_flags(keep=("absl.", app.__name__))  # the binary's own
+        for name, (flag, module) in saved.items():
+            flags.FLAGS[name] = flag
+            if module:
+                flags.FLAGS.register_flag_by_module(module, flag)
     return Result(code, stdout.getvalue(), stderr.getvalue())
+
+
+def _set_aside_flags(keep: tuple[str, ...]) -> dict:
+    """Removes every flag but those of modules named `keep*` (absl's own, `--debug`), and the
+    `--config.x` overrides a parsed config file defined; returns the others' as
+    `{name: (flag, defining module)}`."""
+    removed = {}
+    for name in list(flags.FLAGS):
+        module = flags.FLAGS.find_module_defining_flag(name) or ""
+        if "." in name:  # absl defines them in its own module
+            delattr(flags.FLAGS, name)
+        elif not module.startswith(keep):
+            removed[name] = (flags.FLAGS[name], module)
+            delattr(flags.FLAGS, name)
+    return removed

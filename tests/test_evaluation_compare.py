@@ -2,11 +2,9 @@
 
 import copy
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from binaries import run_binary
 
 from ylg_tf.evaluation import compare_score_files, compare_scores, describe_protocol
 from ylg_tf.evaluation.compare import format_comparison
@@ -88,20 +86,15 @@ def test_ylg_eval_compare_binary(tmp_path):
     second.write_text(json.dumps(_scores(17.0)))
     other.write_text(json.dumps(_scores(17.0, name="clean", resize__antialias=True)))
     assert compare_score_files(first, second)["metrics"]["fid"]["difference"] == -3.0
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    command = [sys.executable, "-m", "ylg_tf.cli.evaluate", f"--compare={first},{other}"]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    result = run_binary("ylg-eval", f"--compare={first},{other}")
     assert result.returncode == 1, result.stderr[-3000:]
     assert "error: Refusing to compare" in result.stderr
     assert "name: 'tfgan' != 'clean'" in result.stderr and "Traceback" not in result.stderr
-    command[-1] = f"--compare={first},{second}"
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    result = run_binary("ylg-eval", f"--compare={first},{second}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "-3.0000" in result.stdout
-    command[-1] = f"--compare={first},{tmp_path / 'typo.json'}"
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    result = run_binary("ylg-eval", f"--compare={first},{tmp_path / 'typo.json'}")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert f"error: No file at {tmp_path / 'typo.json'}." in result.stderr
-    command[-1:] = [f"--compare={first}", f"--workdir={tmp_path}"]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    result = run_binary("ylg-eval", f"--compare={first}", f"--workdir={tmp_path}")
     assert result.returncode == 2 and "either --workdir" in result.stderr

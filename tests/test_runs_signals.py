@@ -25,6 +25,8 @@ def test_a_second_ctrl_c_stops_at_once():
 
 def test_sigterm_saves_at_the_next_step_and_resuming_loses_nothing(tmp_path):
     config = tiny_config(1000, checkpoint_every=1000, sample_every=1000)
+    config.model.variant = "no_attention"  # the loop's signals, at the least tracing cost
+    config.model.generator.base_channels = config.model.discriminator.base_channels = 8
     trainer = GANTrainer(config, make_strategy("default"), tmp_path)
 
     def terminate_after_the_first_step():
