@@ -296,7 +296,7 @@ def test_table_shows_attention_gammas_and_the_paired_detectable_difference(tmp_p
     ]
 
 
-def test_runner_trains_evaluates_reports_and_resumes(tmp_path, digits_cache):
+def test_runner_trains_evaluates_reports_and_resumes(tmp_path, digits_cache, capsys):
     """Two steps of one arm end to end; a second call skips the finished run; a run stopped
     before its last evaluation is completed by ylg-eval."""
     shutil.copytree(digits_cache, tmp_path / "runs" / ".ylg_cache")
@@ -327,12 +327,22 @@ def test_runner_trains_evaluates_reports_and_resumes(tmp_path, digits_cache):
     assert "| precision | recall | density | coverage |" in table  # recorded by default
     assert (tmp_path / "results" / "sagan_stabilization_fid.png").stat().st_size > 1000
 
+    # Again, in-process (the runner's `main`; its runs are still processes of their own).
     (run / "eval" / "step_0000002.json").unlink()
-    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "0 done, 1 to run" in again.stdout
+    assert "0 done, 1 to run" in _runner_main(command[2:], capsys)
     assert json.loads((run / "eval" / "step_0000002.json").read_text())["step"] == 2
     assert "ylg_tf.cli.evaluate" in (run / "train.log").read_text()
+    assert "1 done, 0 to run" in _runner_main(command[2:], capsys)
 
-    last = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-    assert "1 done, 0 to run" in last.stdout
+
+def _runner_main(args, capsys) -> str:
+    """The runner's `main` with `args` parsed as its flags; what it printed."""
+    from absl import flags
+
+    capsys.readouterr()
+    flags.FLAGS(["ablation.py", *args])
+    try:
+        runner.main(["ablation.py"])
+    finally:
+        flags.FLAGS.unparse_flags()
+    return capsys.readouterr().out
