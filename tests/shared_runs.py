@@ -43,11 +43,11 @@ def shared_run_config(cache_dir):
     return config
 
 
-def train(workdir, steps: int, config=None, **train):
-    """Trains `config` (default `tiny_config(steps, **train)`) in `workdir`; the closed trainer."""
+def train(workdir, config):
+    """Trains `config` in `workdir`; the closed trainer."""
     from ylg_tf.training import GANTrainer, make_strategy
 
-    trainer = GANTrainer(config or tiny_config(steps, **train), make_strategy("default"), workdir)
+    trainer = GANTrainer(config, make_strategy("default"), workdir)
     try:
         trainer.train()
     finally:
@@ -59,7 +59,7 @@ def build_shared_run(workdir: Path, cache_dir: Path) -> None:
     """Trains the shared run in `workdir` and writes `LIVE_FILE` beside it."""
     from ylg_tf.runs.loading import model_weights
 
-    trainer = train(workdir, 2, shared_run_config(cache_dir))
+    trainer = train(workdir, shared_run_config(cache_dir))
     live = {}
     for slot in ("generator", "discriminator", "ema_generator"):
         for path, value in model_weights(getattr(trainer, slot)).items():
