@@ -63,7 +63,7 @@ def run_binary(binary: str, *args: str) -> Result:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
                 parsed = app._parse_flags(sys.argv)
-                absl_logger.setLevel(py_logging.INFO)  # after parsing, which sets --verbosity's
+                absl_logger.setLevel(py_logging.INFO)  # parsing sets it from --verbosity
                 app._guarded(module.main)(parsed)
             except SystemExit as exit:
                 code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
@@ -75,10 +75,10 @@ def run_binary(binary: str, *args: str) -> Result:
         absl_logger.removeHandler(handler)
         absl_logger.setLevel(level)
         _set_aside_flags(keep=("absl.", app.__name__))  # the binary's own
-        for name, (flag, module) in saved.items():
+        for name, (flag, owner) in saved.items():
             flags.FLAGS[name] = flag
-            if module:
-                flags.FLAGS.register_flag_by_module(module, flag)
+            if owner:
+                flags.FLAGS.register_flag_by_module(owner, flag)
     return Result(code, stdout.getvalue(), stderr.getvalue())
 
 
