@@ -76,6 +76,12 @@ def live_values(workdir: Path) -> dict[str, np.ndarray]:
         return dict(values)
 
 
+def live_weights(live: dict[str, np.ndarray], slot: str) -> dict[str, np.ndarray]:
+    """`{path: value}` of one model (`generator`, `discriminator`, `ema_generator`) of `live`."""
+    prefix = f"{slot}/"
+    return {key[len(prefix) :]: value for key, value in live.items() if key.startswith(prefix)}
+
+
 def built_once(path: Path, build: Callable[[Path], None]) -> Path:
     """`path`, made by `build(path)` unless an earlier caller (any worker) finished it."""
     done = path.with_name(f"{path.name}.done")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from distribute_util import two_cpu_strategy
-from test_train_step import _small
+from test_training import small_step_config
 
 from ylg_tf.training import GANTrainer, make_strategy, validate
 from ylg_tf.training.augment import POLICIES, diff_augment, parse_policy
@@ -231,7 +231,9 @@ class _Spy:
 def _step_with_spies(tmp_path, policy):
     """One train step (D step, G step; no EMA) of a tiny model on a fixed batch, with spies on
     D's inputs (real, fake, then the G step's fake) and G's outputs (D step's, G step's)."""
-    trainer = GANTrainer(_small(1, ema_decay=0.0, augment=policy), make_strategy(), tmp_path)
+    trainer = GANTrainer(
+        small_step_config(1, ema_decay=0.0, augment=policy), make_strategy(), tmp_path
+    )
     images, labels = next(iter(trainer.dataset))
     d_spy = _Spy(trainer.discriminator, 3, "inputs")
     g_spy = _Spy(trainer.generator, 2, "outputs")
@@ -271,7 +273,7 @@ def test_d_sees_augmented_real_and_fake_images_and_g_learns_through_them(tmp_pat
 
 
 def test_replicas_and_steps_draw_their_own_augmentation_seeds():
-    config = _small(1, augment=POLICY)
+    config = small_step_config(1, augment=POLICY)
     seeds = {
         tuple(augmentation_seed(config, step, use, which, replica).numpy())
         for step in (0, 1)
@@ -284,12 +286,14 @@ def test_replicas_and_steps_draw_their_own_augmentation_seeds():
 
 @pytest.mark.slow  # about 50 s on 2 shared cores (tracing two replicas)
 def test_augmented_training_under_mirrored_strategy(tmp_path):
-    trainer = GANTrainer(_small(2, batch_size=8, augment=POLICY), two_cpu_strategy(), tmp_path)
+    trainer = GANTrainer(
+        small_step_config(2, batch_size=8, augment=POLICY), two_cpu_strategy(), tmp_path
+    )
     metrics = trainer.train()
     assert int(trainer.step.numpy()) == 2 and all(np.isfinite(list(metrics.values())))
 
 
 def test_config_names_the_accepted_augmentations():
-    config = _small(1, augment="color,flip")
+    config = small_step_config(1, augment="color,flip")
     with pytest.raises(ValueError, match=r"augment='color,flip'.*color, translation, cutout"):
         validate(config)

@@ -30,10 +30,6 @@ TINY = [
 ]
 
 
-def binary(name, *args):
-    return run_binary(f"ylg-{'eval' if name == 'evaluate' else name}", *args)
-
-
 def wait_for(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -53,7 +49,7 @@ def test_binaries_on_a_file_url_work_directory(tmp_path, digits_cache):
     try:
         wait_for(lambda: re.search(r"step [3-9]\d*/100000", log.read_text()), 300, "step 3")
         # Two runs in one directory: the second is refused, naming the first.
-        second = binary("train", *TINY, f"--workdir={url}", "--config.train.steps=4")
+        second = run_binary("ylg-train", *TINY, f"--workdir={url}", "--config.train.steps=4")
         assert second.returncode == 1, second.stderr[-2000:]
         assert f"in use by another training run (pid {first.pid} on" in second.stderr
         first.send_signal(signal.SIGTERM)
@@ -66,7 +62,9 @@ def test_binaries_on_a_file_url_work_directory(tmp_path, digits_cache):
     assert stopped, stdout
     saved_step = int(stopped.group(1))
     assert stopped.group(2) == f"{url}/checkpoints/ckpt-{saved_step}"
-    resumed = binary("train", *TINY, f"--workdir={url}", f"--config.train.steps={saved_step + 1}")
+    resumed = run_binary(
+        "ylg-train", *TINY, f"--workdir={url}", f"--config.train.steps={saved_step + 1}"
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"Resumed from {url}/checkpoints/ckpt-{saved_step} at step {saved_step}" in (
         resumed.stderr
@@ -74,18 +72,18 @@ def test_binaries_on_a_file_url_work_directory(tmp_path, digits_cache):
     last = saved_step + 1
     assert (tmp_path / "run" / "checkpoints" / f"ckpt-{last}.index").exists()
 
-    evaluated = binary("evaluate", f"--workdir={url}", "--num_samples=8", "--batch_size=8",
+    evaluated = run_binary("ylg-eval", f"--workdir={url}", "--num_samples=8", "--batch_size=8",
                        f"--cache_dir={digits_cache}")  # fmt: skip
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert (tmp_path / "run" / "eval" / f"step_{last:07d}.json").exists()
-    sampled = binary("sample", f"--workdir={url}", "--truncations=1.0", "--classes=0,1",
+    sampled = run_binary("ylg-sample", f"--workdir={url}", "--truncations=1.0", "--classes=0,1",
                      "--per_class=2")  # fmt: skip
     assert sampled.returncode == 0, sampled.stderr[-3000:]
     assert (tmp_path / "run" / "samples" / f"step_{last:07d}_class_1.png").exists()
-    exported = binary("export", f"--workdir={url}")
+    exported = run_binary("ylg-export", f"--workdir={url}")
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert (tmp_path / "run" / "export" / str(last) / "saved_model.pb").exists()
-    inverted = binary("invert", f"--workdir={url}", "--from_samples=1", "--method=pixel",
+    inverted = run_binary("ylg-invert", f"--workdir={url}", "--from_samples=1", "--method=pixel",
                       "--steps=2", "--restarts=1")  # fmt: skip
     assert inverted.returncode == 0, inverted.stderr[-3000:]
     assert (tmp_path / "run" / "inversion" / "pixel" / "inversion.npz").exists()
@@ -94,14 +92,14 @@ def test_binaries_on_a_file_url_work_directory(tmp_path, digits_cache):
     checkpoints = tmp_path / "run" / "checkpoints"
     data = checkpoints / f"ckpt-{last}.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:100])
-    fallback = binary("export", f"--workdir={url}")
+    fallback = run_binary("ylg-export", f"--workdir={url}")
     assert fallback.returncode == 0, fallback.stderr[-3000:]
     assert len(re.findall(rf"ckpt-{last} is unreadable", fallback.stderr)) == 1
     assert (tmp_path / "run" / "export" / str(saved_step) / "saved_model.pb").exists()
     # None readable: a short refusal listing both, no traceback.
     index = checkpoints / f"ckpt-{saved_step}.index"
     index.write_bytes(b"garbage")
-    refused = binary("sample", f"--workdir={url}")
+    refused = run_binary("ylg-sample", f"--workdir={url}")
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr
     assert f"ckpt-{last} (" in refused.stderr and f"ckpt-{saved_step} (" in refused.stderr

@@ -5,7 +5,7 @@ import logging as py_logging
 import numpy as np
 import pytest
 import tensorflow as tf
-from shared_runs import copy_run, tiny_config
+from shared_runs import copy_run, live_weights, tiny_config
 
 from ylg_tf.runs.checkpoints import CheckpointError, checkpoint_steps
 from ylg_tf.runs.loading import load_run, model_weights
@@ -17,10 +17,6 @@ def resumed_step(workdir):
     trainer = GANTrainer(tiny_config(4), make_strategy("default"), workdir)
     trainer.close()
     return int(trainer.step.numpy()), trainer
-
-
-def generator_at_step_2(live):
-    return {key.split("/", 1)[1]: value for key, value in live.items() if key.startswith("gen")}
 
 
 @pytest.mark.parametrize("damage", ["deleted", "garbled"])
@@ -35,7 +31,7 @@ def test_a_lost_state_file_still_resumes_from_the_newest_checkpoint(
         state.write_bytes(b"\x00\xffmodel_checkpoint_path: ckpt-9\n{{{")
     step, trainer = resumed_step(workdir)
     assert step == 2  # today's code: 0, then overwrote the samples and deleted old checkpoints
-    saved = generator_at_step_2(tiny_live)
+    saved = live_weights(tiny_live, "generator")  # step 2
     for path, weight in model_weights(trainer.generator).items():
         np.testing.assert_array_equal(weight, saved[path], err_msg=path)
     assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("ckpt-2")

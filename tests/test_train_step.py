@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from binaries import run_binary
-from test_training import check_ema, tiny_config, trainable
+from test_training import check_ema, small_step_config, trainable
 
 from ylg_tf.training import GANTrainer, make_strategy
 
@@ -22,18 +22,11 @@ def _float32_policy_after():
     keras.mixed_precision.set_global_policy("float32")
 
 
-def _small(steps, **train):
-    """No attention, base width 8: the step's own mechanics at the least tracing cost."""
-    config = tiny_config("no_attention", steps=steps, log_every=1, **train)
-    config.model.generator.base_channels = config.model.discriminator.base_channels = 8
-    return config
-
-
 def test_float16_trains_through_the_loss_scaler_and_skips_overflows(tmp_path):
     """The loss is scaled inside the tape, so gradients reach every weight of G and D: the first
     updates overflow at the initial scale 2**15 and are skipped (the scale halves), later ones
     apply. Overflows later in the run are skipped too, and the run goes on."""
-    trainer = GANTrainer(_small(8, mixed_precision="float16"), make_strategy(), tmp_path)
+    trainer = GANTrainer(small_step_config(8, mixed_precision="float16"), make_strategy(), tmp_path)
     assert isinstance(trainer.g_optimizer, keras.optimizers.LossScaleOptimizer)
     models = (trainer.generator, trainer.discriminator)
     before = [trainable(model) for model in models]
@@ -67,7 +60,7 @@ def test_float16_trains_through_the_loss_scaler_and_skips_overflows(tmp_path):
 
 
 def test_ema_update_and_two_d_steps_in_one_step(tmp_path):
-    trainer = GANTrainer(_small(1, d_steps=2, ema_decay=0.9), make_strategy(), tmp_path)
+    trainer = GANTrainer(small_step_config(1, d_steps=2, ema_decay=0.9), make_strategy(), tmp_path)
     ema_before = trainable(trainer.ema_generator)
     trainer.train()
     check_ema(trainer, ema_before, 0.9)

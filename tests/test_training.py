@@ -34,6 +34,14 @@ def tiny_config(variant="ylg", resolution=32, **train):
     return config
 
 
+def small_step_config(steps, **train):
+    """No attention, base width 8: the step's and the loop's own mechanics at the least tracing
+    cost."""
+    config = tiny_config("no_attention", steps=steps, log_every=1, **train)
+    config.model.generator.base_channels = config.model.discriminator.base_channels = 8
+    return config
+
+
 def test_hinge_losses_by_hand():
     real = tf.constant([2.0, 0.5, -1.0])
     fake = tf.constant([-2.0, 0.0, 1.5])
@@ -112,11 +120,10 @@ def check_ema(trainer, ema_before, decay):
 
 
 def test_mirrored_first_update_equals_single_device(tmp_path):
-    """...and the EMA update inside the mirrored step reaches both replicas. No attention, base
-    width 8: the strategy's mechanics (the per-replica loss scaling, the gradient reduction,
-    spectral norm's and batch norm's state) at the least tracing cost."""
-    config = tiny_config("no_attention", steps=1, batch_size=8, ema_decay=0.9)
-    config.model.generator.base_channels = config.model.discriminator.base_channels = 8
+    """Two replicas make the single device's first update, and the EMA update inside the
+    mirrored step reaches both. The strategy's mechanics (the per-replica loss scaling, the
+    gradient reduction, spectral norm's and batch norm's state) need no attention."""
+    config = small_step_config(1, batch_size=8, ema_decay=0.9)
     single = GANTrainer(config, make_strategy("default"), tmp_path / "single")
     mirrored = GANTrainer(config, two_cpu_strategy(), tmp_path / "mirrored")
     ema_before = trainable(mirrored.ema_generator)
@@ -167,8 +174,7 @@ def test_resume_refuses_another_model(tmp_path):
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
-    config = tiny_config("no_attention", steps=4, checkpoint_every=2, log_every=1, sample_every=4)
-    config.model.generator.base_channels = config.model.discriminator.base_channels = 8
+    config = small_step_config(4, checkpoint_every=2, sample_every=4)
     trainer = GANTrainer(config, make_strategy("default"), tmp_path)
     trainer.train(steps=2)
     index = (tmp_path / "checkpoints" / "ckpt-2.index").read_bytes()
@@ -183,8 +189,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
 def test_tfds_dataset_under_mock_data(tmp_path):
     import tensorflow_datasets as tfds
 
-    config = tiny_config("no_attention", steps=1, log_every=1, sample_every=1, checkpoint_every=1)
-    config.model.generator.base_channels = config.model.discriminator.base_channels = 8
+    config = small_step_config(1, sample_every=1, checkpoint_every=1)
     config.data.name = "cifar10"
     with tfds.testing.mock_data(num_examples=16, policy=tfds.testing.MockPolicy.USE_CODE):
         trainer = GANTrainer(config, make_strategy("default"), tmp_path)

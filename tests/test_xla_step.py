@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from distribute_util import two_cpu_strategy
-from test_train_step import _small, train_two_steps_through_the_binary
-from test_training import tiny_config
+from test_train_step import train_two_steps_through_the_binary
+from test_training import small_step_config, tiny_config
 
 from ylg_tf.models.variants import VARIANTS
 from ylg_tf.training import GANTrainer, make_strategy
@@ -42,7 +42,7 @@ def _float32_policy_after():
 
 def _config(variant, **train):
     if variant == "no_attention":
-        return _small(1, ema_decay=0.9, **train)
+        return small_step_config(1, ema_decay=0.9, **train)
     config = tiny_config(variant, steps=1, log_every=1, ema_decay=0.9, **train)
     if variant == "mixed_resolution":  # its 16 heads need 128 attention channels
         config.model.generator.base_channels = config.model.discriminator.base_channels = 64
@@ -176,23 +176,25 @@ def test_mirrored_strategy_over_cpus_refuses_xla_with_one_message(tmp_path):
     """TensorFlow compiles a MirroredStrategy step with XLA only on GPUs; over CPU replicas
     "on" is refused at start-up, and "auto" trains uncompiled."""
     with pytest.raises(ValueError, match=r"jit_compile='on' under MirroredStrategy.*GPU"):
-        GANTrainer(_small(1, batch_size=8, jit_compile="on"), two_cpu_strategy(), tmp_path)
-    trainer = GANTrainer(_small(1, batch_size=8), two_cpu_strategy(), tmp_path / "auto")
+        GANTrainer(
+            small_step_config(1, batch_size=8, jit_compile="on"), two_cpu_strategy(), tmp_path
+        )
+    trainer = GANTrainer(small_step_config(1, batch_size=8), two_cpu_strategy(), tmp_path / "auto")
     assert not trainer.train_step.jit_compile
 
 
 def test_global_batch_must_split_over_the_replicas(tmp_path):
     with pytest.raises(ValueError, match=r"batch_size=7 does not split over the 2 replicas.*XLA"):
-        GANTrainer(_small(1, batch_size=7), two_cpu_strategy(), tmp_path)
+        GANTrainer(small_step_config(1, batch_size=7), two_cpu_strategy(), tmp_path)
 
 
 def test_pipeline_batches_are_full_and_static(tmp_path):
     """drop_remainder: batches have a static size (as XLA needs), and each replica gets a full
     share of the global batch."""
-    one = GANTrainer(_small(1, batch_size=6), make_strategy(), tmp_path / "one")
+    one = GANTrainer(small_step_config(1, batch_size=6), make_strategy(), tmp_path / "one")
     images_spec, labels_spec = one.dataset.element_spec
     assert images_spec.shape.as_list() == [6, 32, 32, 3] and labels_spec.shape.as_list() == [6]
-    two = GANTrainer(_small(1, batch_size=6), two_cpu_strategy(), tmp_path / "two")
+    two = GANTrainer(small_step_config(1, batch_size=6), two_cpu_strategy(), tmp_path / "two")
     images, labels = next(iter(two.dataset))
     for replica_images in two.strategy.experimental_local_results(images):
         assert replica_images.shape.as_list() == [3, 32, 32, 3]
