@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 TINY = [
     f"--config={REPO}/experiments/configs/ylg_digits32.py",
-    "--config.model.generator.base_channels=16",
-    "--config.model.discriminator.base_channels=16",
+    "--config.model.variant=no_attention",  # what is under test is the files, not attention
+    "--config.model.generator.base_channels=8",
+    "--config.model.discriminator.base_channels=8",
     "--config.model.generator.z_dim=16",
     "--config.train.batch_size=2",
     "--config.train.log_every=1",
