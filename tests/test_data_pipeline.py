@@ -6,7 +6,7 @@ import tensorflow as tf
 from distribute_util import two_cpu_strategy
 from PIL import Image
 
-from ylg_tf.data import build_dataset, distributed_batches
+from ylg_tf.data import build_dataset, distributed_batches, resolve_source
 
 GLOBAL_BATCH = 8
 RES = 8
@@ -41,8 +41,9 @@ def _keys(images):
 
 
 def test_each_replica_gets_half_of_the_global_batch(strategy):
-    dist_dataset, info = distributed_batches(strategy, "digits", RES, GLOBAL_BATCH, seed=1)
-    assert info.num_classes == 10
+    source = resolve_source("digits", RES)
+    dist_dataset = distributed_batches(strategy, source, GLOBAL_BATCH, seed=1)
+    assert source.info.num_classes == 10
     steps = _steps(dist_dataset, strategy, 10)
     seen = []
     for replicas in steps:
@@ -59,15 +60,10 @@ def test_each_replica_gets_half_of_the_global_batch(strategy):
 
 
 def test_seed_makes_the_order_reproducible(strategy):
-    first = _steps(
-        distributed_batches(strategy, "digits", RES, GLOBAL_BATCH, seed=3)[0], strategy, 1
-    )
-    again = _steps(
-        distributed_batches(strategy, "digits", RES, GLOBAL_BATCH, seed=3)[0], strategy, 1
-    )
-    other = _steps(
-        distributed_batches(strategy, "digits", RES, GLOBAL_BATCH, seed=4)[0], strategy, 1
-    )
+    digits = resolve_source("digits", RES)
+    first = _steps(distributed_batches(strategy, digits, GLOBAL_BATCH, seed=3), strategy, 1)
+    again = _steps(distributed_batches(strategy, digits, GLOBAL_BATCH, seed=3), strategy, 1)
+    other = _steps(distributed_batches(strategy, digits, GLOBAL_BATCH, seed=4), strategy, 1)
     np.testing.assert_array_equal(first[0][0][1], again[0][0][1])
     np.testing.assert_array_equal(first[0][1][0], again[0][1][0])
     assert not np.array_equal(first[0][0][0], other[0][0][0])
@@ -79,10 +75,9 @@ def test_small_folder_repeats_with_full_batches(strategy, tmp_path):
             value = np.full((5, 7, 3), 40 * label + i, np.uint8)
             (tmp_path / name).mkdir(exist_ok=True)
             Image.fromarray(value).save(tmp_path / name / f"{i}.png")
-    dist_dataset, info = distributed_batches(
-        strategy, f"folder:{tmp_path}", RES, GLOBAL_BATCH, seed=0
-    )
-    assert info.num_examples == 6 and info.num_classes == 2
+    source = resolve_source(f"folder:{tmp_path}", RES)
+    dist_dataset = distributed_batches(strategy, source, GLOBAL_BATCH, seed=0)
+    assert source.info.num_examples == 6 and source.info.num_classes == 2
     for replicas in _steps(dist_dataset, strategy, 4):  # 64 examples drawn from 6: repeats
         for images, labels in replicas:
             assert images.shape == (GLOBAL_BATCH // 2, RES, RES, 3)
@@ -101,13 +96,13 @@ def test_input_pipelines_read_disjoint_shards():
 
 def test_global_batch_must_split_over_replicas(strategy):
     with pytest.raises(ValueError, match="global_batch_size=7"):
-        distributed_batches(strategy, "digits", RES, 7, seed=0)
+        distributed_batches(strategy, resolve_source("digits", RES), 7, seed=0)
 
 
 @pytest.mark.parametrize("name", ["", "folder:", "no_such_dataset_xyz"])
-def test_bad_names_list_the_accepted_forms(strategy, name):
+def test_bad_names_list_the_accepted_forms(name):
     with pytest.raises(ValueError, match="digits"):
-        distributed_batches(strategy, name, RES, GLOBAL_BATCH, seed=0)
+        resolve_source(name, RES)
 
 
 @pytest.mark.parametrize("resolution", [0, -8, 2.5, True])

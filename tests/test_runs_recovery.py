@@ -103,13 +103,27 @@ def test_leftover_temp_folders_are_removed_at_start(shared_tiny_run, tmp_path, c
 @pytest.mark.parametrize(
     "field,bad", [("name", "digitz"), ("name", "folder:/no/such/folder"), ("split", "tset")]
 )
-def test_a_failed_start_leaves_nothing_that_blocks_the_fixed_command(tmp_path, field, bad):
+def test_a_bad_dataset_fails_before_anything_is_written(tmp_path, field, bad):
     workdir = tmp_path / "run"
     config = tiny_config(1)
     config.data[field] = bad
-    with pytest.raises(Exception, match=bad.split("/")[-1]):
+    with pytest.raises((ValueError, FileNotFoundError), match=bad.split("/")[-1]):
         GANTrainer(config, make_strategy("default"), workdir)
-    assert not (workdir / "config.json").exists() and not (workdir / "lock.json").exists()
-    # today's code: "holds a run with a different `data` config"
-    GANTrainer(tiny_config(1), make_strategy("default"), workdir).close()
-    assert (workdir / "config.json").exists()
+    assert not workdir.exists()  # today's code: an empty folder (config.json before: a block)
+
+
+def test_a_start_that_fails_later_removes_only_the_folder_it_made(tmp_path, monkeypatch):
+    """A failure once the lease was taken (here: building the models) releases it and removes
+    the folders the start created; a folder that was there before stays."""
+
+    def broken(trainer):
+        raise ValueError("no models today")
+
+    monkeypatch.setattr(GANTrainer, "_build", broken)
+    for workdir, existed in ((tmp_path / "new" / "run", False), (tmp_path / "old", True)):
+        if existed:
+            workdir.mkdir()
+        with pytest.raises(ValueError, match="no models today"):
+            GANTrainer(tiny_config(1), make_strategy("default"), workdir)
+        assert workdir.exists() == existed and not (workdir / "lock.json").exists()
+    assert not (tmp_path / "new").exists()  # the folders made for it go too

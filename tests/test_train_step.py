@@ -2,6 +2,7 @@
 replica; mirrored in test_training.py), several D steps, and both mixed precisions through
 `ylg-train`."""
 
+import re
 from pathlib import Path
 
 import keras
@@ -87,7 +88,13 @@ def train_two_steps_through_the_binary(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "run" / "checkpoints" / "ckpt-2.index").is_file()
-    assert "step 2/2" in result.stderr + result.stdout
+    text = result.stderr + result.stdout
+    assert "step 2/2" in text
+    # The config as given, not its 55 lines (those are in config.json, or --show_config).
+    summary = re.search(r"Config: (\S+) with (.*) \(the whole config: (\S+), or", text)
+    assert summary and summary.group(1) == str(ROOT / config), text[:3000]
+    assert "train.batch_size=4" in summary.group(2) and "z_dim" not in text
+    assert summary.group(3) == str(tmp_path / "run" / "config.json")
 
 
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])

@@ -61,10 +61,21 @@ def fail(message: str, exit_code: int = 1) -> None:
     sys.exit(exit_code)
 
 
+#: absl's help flags, which print the help and exit with 1; asked-for help exits with 0 here.
+_HELP_FLAGS = ("--help", "-?", "--helpshort", "--helpfull", "--helpxml")
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
     """absl's parsing, with config-override and flag errors as one line (exit code 2)."""
+    missing = _missing_config_file(argv)
+    if missing:
+        fail(missing, 2)
     try:
         return flags.FLAGS(argv)
+    except SystemExit as exit:
+        if exit.code == 1 and any(arg.partition("=")[0] in _HELP_FLAGS for arg in argv):
+            sys.exit(0)
+        raise
     except flags.Error as error:
         fail(f"{error}\nTry --help.", 2)
     except PARSE_ERRORS as error:  # ml_collections config files and `--config.x=` overrides
@@ -72,6 +83,21 @@ def _parse_flags(argv: list[str]) -> list[str]:
             raise
         fail(_unknown_field(_message(error), argv), 2)
     return []  # not reached
+
+
+def _missing_config_file(argv: list[str]) -> str | None:
+    """ml_collections reports a missing `--config` file only when the config is first read, as
+    "Configuration is not available because of an earlier failure to load: ...": say it first."""
+    for i, arg in enumerate(argv[1:], 1):
+        name, equals, value = arg.partition("=")
+        if name != "--config" or "config" not in flags.FLAGS:
+            continue
+        if not equals:
+            value = argv[i + 1] if i + 1 < len(argv) else ""
+        path = value.split(":")[0]
+        if path and not os.path.isfile(path):
+            return f"--config={value}: there is no config file {path}."
+    return None
 
 
 def _unknown_field(message: str, argv: list[str]) -> str:

@@ -40,6 +40,9 @@ _ENGINE = flags.DEFINE_enum(
 _CPU_REPLICAS = flags.DEFINE_integer(
     "cpu_replicas", 0, "With --strategy=mirrored and no GPUs: logical CPU replicas."
 )
+_SHOW_CONFIG = flags.DEFINE_bool(
+    "show_config", False, "Log the whole config at start (it is always in <workdir>/config.json)."
+)
 
 
 def main(argv: list[str]) -> None:
@@ -47,16 +50,16 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if _CONFIG.value is None:
         raise app.UsageError("--config is required, e.g. experiments/configs/ylg_digits32.py")
-    validate(_CONFIG.value)  # before anything is built or printed
-    logging.info("Config:\n%s", _CONFIG.value)
+    validate(_CONFIG.value)
     if _ENGINE.value == "jax":
         _train_with_jax()
         return
     strategy = make_strategy(_STRATEGY.value, tpu=_TPU.value, cpu_replicas=_CPU_REPLICAS.value)
-    try:
+    try:  # checks everything a user can get wrong before it writes anything
         trainer = GANTrainer(_CONFIG.value, strategy, _WORKDIR.value)
     except RunLockedError as error:
         cli_app.fail(str(error))
+    _log_config(trainer.run_dir.config_file)
     try:
         trainer.train()
     except TrainingInterrupted as stop:
@@ -72,6 +75,22 @@ def main(argv: list[str]) -> None:
     print(f"TensorBoard: tensorboard --logdir {run_dir.logs}")
 
 
+def _log_config(saved=None) -> None:
+    """The config file and the overrides given to it (the whole config with --show_config);
+    `saved`: where the run keeps the whole config."""
+    if _SHOW_CONFIG.value:
+        logging.info("Config:\n%s", _CONFIG.value)
+        return
+    overrides = config_flags.get_override_values(flags.FLAGS["config"])
+    given = ", ".join(f"{name}={value!r}" for name, value in sorted(overrides.items()))
+    logging.info(
+        "Config: %s%s (the whole config: %s--show_config)",
+        config_flags.get_config_filename(flags.FLAGS["config"]),
+        f" with {given}" if given else "",
+        f"{saved}, or " if saved else "",
+    )
+
+
 def _train_with_jax() -> None:
     if keras.backend.backend() != "jax":
         cli_app.fail(
@@ -79,6 +98,7 @@ def _train_with_jax() -> None:
             ": run it as KERAS_BACKEND=jax ylg-train ... --engine=jax.",
             2,
         )
+    _log_config()
     metrics = jax_engine.train(_CONFIG.value, _WORKDIR.value)
     print("Last step: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
     print(

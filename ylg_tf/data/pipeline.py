@@ -119,23 +119,17 @@ def per_replica_dataset_fn(
 
 def distributed_batches(
     strategy: tf.distribute.Strategy,
-    name: str,
-    resolution: int,
+    source: Source,
     global_batch_size: int,
     seed: int,
-    *,
-    split: str = "train",
-    data_dir: str | None = None,
-    manual_dir: str | None = None,
-    strict: bool = False,
     shuffle_buffer: int | None = None,
-) -> tuple[tf.distribute.DistributedDataset, DatasetInfo]:
-    """Returns `(distributed dataset, info)`: endless per-replica `(images, labels)` batches.
+) -> tf.distribute.DistributedDataset:
+    """Endless per-replica `(images, labels)` batches of `source` (from `resolve_source`, which a
+    caller runs first so that a bad dataset fails before anything else is set up).
 
     Each replica receives `global_batch_size // strategy.num_replicas_in_sync` examples per step:
-    images float32 `[b, r, r, 3]` in [-1, 1], labels int32 `[b]`. Arguments as in `build_dataset`;
-    `shuffle_buffer` overrides the source's default (whole dataset for digits and folders, 10,000
-    records for tfds).
+    images float32 `[b, r, r, 3]` in [-1, 1], labels int32 `[b]`. `shuffle_buffer` overrides the
+    source's default (whole dataset for digits and folders, 10,000 records for tfds).
     """
     replicas = strategy.num_replicas_in_sync
     if global_batch_size < 1 or global_batch_size % replicas:
@@ -143,6 +137,5 @@ def distributed_batches(
             f"global_batch_size={global_batch_size} must be a positive multiple of the "
             f"{replicas} replicas in sync"
         )
-    source = resolve_source(name, resolution, split, data_dir, manual_dir, strict)
     dataset_fn = per_replica_dataset_fn(source, global_batch_size, seed, shuffle_buffer)
-    return strategy.distribute_datasets_from_function(dataset_fn), source.info
+    return strategy.distribute_datasets_from_function(dataset_fn)

@@ -46,17 +46,23 @@ def find_features(features: tfds.features.FeaturesDict) -> tuple[str, str | None
 
 
 def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
-    try:
-        return tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError as e:
-        base = name.split("/")[0].split(":")[0]
-        close = difflib.get_close_matches(base, tfds.list_builders(), n=3)
-        hint = f" Did you mean {close}?" if close else ""
-        raise ValueError(
-            f"unknown dataset {name!r}: expected 'digits', 'folder:/path/to/images', or a "
-            f"TensorFlow Datasets name such as 'cifar10', 'imagenet2012', 'celeb_a', "
-            f"'lsun/bedroom'.{hint}"
-        ) from e
+    """tfds's builder of `name`. A name that no installed builder has (and no `namespace:`
+    names) is refused here: tfds would look it up in its online community index first, logging
+    a page of network errors on a machine without access."""
+    known = tfds.list_builders(with_community_datasets=False)
+    base = name.split("/")[0]
+    if ":" in base or base in known:
+        try:
+            return tfds.builder(name, data_dir=data_dir)
+        except tfds.core.registered.DatasetNotFoundError:
+            pass
+    close = difflib.get_close_matches(base, ["digits", *known], n=3)
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise ValueError(
+        f"unknown dataset {name!r}: expected 'digits', 'folder:/path/to/images', or a "
+        f"TensorFlow Datasets name such as 'cifar10', 'imagenet2012', 'celeb_a', "
+        f"'lsun/bedroom'.{hint}"
+    )
 
 
 def _num_examples(info: tfds.core.DatasetInfo, split: str) -> int | None:

@@ -32,6 +32,7 @@ from ylg_tf.jax_engine.weights import (
     write_npz,
 )
 from ylg_tf.models import build_discriminator, build_generator
+from ylg_tf.runs import files
 from ylg_tf.viz import image_grid
 
 CHECKPOINTS = "jax_checkpoints"
@@ -182,6 +183,7 @@ def train(
             f"config.train.batch_size={batch} must be a positive multiple of the "
             f"{replicas * jax.process_count()} devices."
         )
+    files.check_directory(workdir)
     source = resolve_source(**config.data)
     num_classes = source.info.num_classes
     with distribution.scope():

@@ -22,6 +22,7 @@ import tensorflow as tf
 __all__ = [
     "as_path",
     "atomic_directory",
+    "check_directory",
     "exists",
     "is_url",
     "join",
@@ -29,6 +30,7 @@ __all__ = [
     "makedirs",
     "parent",
     "remove",
+    "remove_if_empty",
     "read_json",
     "read_text",
     "remove_tree",
@@ -75,6 +77,44 @@ def remove(path: str | os.PathLike) -> None:
 def remove_tree(path: str | os.PathLike) -> None:
     if tf.io.gfile.exists(os.fspath(path)):
         tf.io.gfile.rmtree(os.fspath(path))
+
+
+def check_directory(path: str | os.PathLike) -> str | None:
+    """Raises an OSError naming `path` when it cannot be (or become) a writable directory: it or
+    a folder above it is a file, or (local paths) the nearest existing folder is not writable.
+    Creates nothing; returns the outermost folder that making `path` would create (None when
+    `path` exists), for a start that fails to remove (`remove_if_empty`)."""
+    path = os.fspath(path)
+    current, missing = path, None
+    while not tf.io.gfile.exists(current):
+        above = parent(current)
+        if above == current:
+            return missing
+        current, missing = above, current
+    if not tf.io.gfile.isdir(current):
+        where = "" if current == path else f" (in the way of {path})"
+        raise NotADirectoryError(
+            f"{current} is a file, not a folder{where}: give a folder, or a path where one can be "
+            "made."
+        )
+    if not is_url(current) and not os.access(current, os.W_OK | os.X_OK):
+        action = "write to" if current == path else f"create {path} in"
+        raise PermissionError(
+            f"cannot {action} {current}: it is read-only here; give a folder you can write to."
+        )
+    return missing
+
+
+def remove_if_empty(path: str | os.PathLike) -> bool:
+    """Removes the folder `path` if it holds no file (empty subfolders included); whether it did."""
+    path = os.fspath(path)
+    if not tf.io.gfile.isdir(path):
+        return False
+    for _, _, names in tf.io.gfile.walk(path):
+        if names:
+            return False
+    tf.io.gfile.rmtree(path)
+    return True
 
 
 def _scratch_name(path: str) -> str:

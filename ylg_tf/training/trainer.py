@@ -15,9 +15,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from ylg_tf.data import distributed_batches
+from ylg_tf.data import distributed_batches, resolve_source
 from ylg_tf.evaluation import make_evaluator, write_score_summaries, write_scores
 from ylg_tf.models import build_discriminator, build_generator
+from ylg_tf.runs import files
 from ylg_tf.runs.directory import RunDirectory
 from ylg_tf.runs.lock import RunLock
 from ylg_tf.runs.validation import validate, validate_for_strategy
@@ -40,8 +41,10 @@ class GANTrainer:
     Re-creating a trainer on the same `workdir` resumes from its newest readable checkpoint
     (step, G, D, EMA G and both optimizers); the data order restarts at the resumed step. The
     chief holds the run directory's lease (`ylg_tf.runs.lock`) from construction to `close()` or
-    process exit. `config.json` and `run.json` are written once the data and the models were
-    built, so a start that fails leaves nothing that blocks the corrected command.
+    process exit. Everything a user can get wrong (the config, Keras's backend, the work
+    directory, the dataset) is checked before anything is written; `config.json` and `run.json`
+    are written once the models were built, and a start that fails removes the work directory
+    it created, so that it leaves nothing behind.
 
     Args:
       config: a run config (`ylg_tf.runs.config.default_config()` and overrides).
@@ -52,9 +55,12 @@ class GANTrainer:
     def __init__(self, config: ml_collections.ConfigDict, strategy, workdir) -> None:
         validate(config)
         validate_for_strategy(config, strategy)
+        _check_backend()
         self.config, self.strategy = config, strategy
         self.run_dir = RunDirectory(workdir)
         self.workdir = self.run_dir.path
+        created = files.check_directory(self.workdir)  # the folder this start makes, if any
+        self.source = resolve_source(**config.data)
         train = config.train
         if train.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -64,18 +70,19 @@ class GANTrainer:
         self.run_dir.check_config(config)
         self._chief = is_chief(strategy)
         self.lock = None
-        self.lock = RunLock(self.run_dir.lock_file).acquire() if self._chief else None
         try:
+            self.lock = RunLock(self.run_dir.lock_file).acquire() if self._chief else None
             self._build()
         except BaseException:
             self.close()
+            if created and self._chief:
+                files.remove_if_empty(created)
             raise
 
     def _build(self) -> None:
         config, strategy, train = self.config, self.strategy, self.config.train
-        self.dataset, self.info = distributed_batches(
-            strategy, global_batch_size=train.batch_size, seed=config.seed, **config.data
-        )
+        self.dataset = distributed_batches(strategy, self.source, train.batch_size, config.seed)
+        self.info = self.source.info
         classes = self.info.num_classes
         with strategy.scope():
             self.generator = build_generator(config, classes, strategy.num_replicas_in_sync > 1)
@@ -251,6 +258,17 @@ class GANTrainer:
         )
         write_score_summaries(self.summaries.writer, step, scores)
         return scores
+
+
+def _check_backend() -> None:
+    """The trainer's step, strategies and checkpoints are TensorFlow's: under another Keras
+    backend they fail deep inside `tf.train.Checkpoint`, so refuse first, naming the way out."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            f"GANTrainer needs Keras's TensorFlow backend, but Keras runs on {backend!r} "
+            "(KERAS_BACKEND): unset KERAS_BACKEND, or train on JAX with `ylg-train --engine=jax`."
+        )
 
 
 def _until_next(step: int, config: ml_collections.ConfigDict) -> int:
