@@ -144,3 +144,24 @@ def test_a_layer_error_reads_as_its_own_text_without_keras_wrapping():
         Broken(name="broken")(np.zeros((1, 2), np.float32))
     assert "\x1b[1m" in str(caught.value)  # Keras's bold wrapping, which the binaries remove
     assert app._message(caught.value) == "channels must divide by 8 (in Broken.call())"
+
+
+@pytest.mark.parametrize(
+    "binary, args, output",
+    [
+        ("ylg-eval", ["--num_samples=4"], "eval"),
+        ("ylg-sample", [], "samples"),
+        ("ylg-export", [], "export"),
+        ("ylg-invert", ["--from_samples=1"], "inversion"),
+    ],
+)
+def test_a_read_only_run_is_one_line_before_any_work(tiny_run, monkeypatch, binary, args, output):
+    """Where a binary would write is checked once the run is loaded, before it scores, draws,
+    exports or inverts: today's code worked, then failed writing with a traceback."""
+    monkeypatch.setattr("os.access", lambda path, mode: False)  # a read-only mount's answer
+    before = sorted(tiny_run.rglob("*"))
+    code, lines = _run(binary, f"--workdir={tiny_run}", *args)
+    errors = [line for line in lines if line.startswith(f"{binary}: error: ")]
+    assert code == 1 and len(errors) == 1 and len(lines) <= 3, lines  # + "Loaded ..."
+    assert errors[0].startswith(f"{binary}: error: cannot ") and "read-only" in errors[0], lines
+    assert f"{tiny_run}" in errors[0] and sorted(tiny_run.rglob("*")) == before

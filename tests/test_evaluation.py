@@ -4,13 +4,12 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import sys
 import tarfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from binaries import run_binary
 
 from ylg_tf.data import build_dataset
 from ylg_tf.evaluation import (
@@ -442,8 +441,11 @@ def test_inception_protocol_records_the_handle_and_the_weights_hash(fake_incepti
 
 
 def test_evaluate_run_writes_json(tiny_run, digits_cache):
+    own = tiny_run / "eval" / "step_0000002.json"  # training's: 12 samples
+    before = own.read_text()
     path, scores = evaluate_run(tiny_run, num_samples=24, cache_dir=digits_cache)
-    assert path == tiny_run / "eval" / "step_0000002.json"
+    assert path == tiny_run / "eval" / "step_0000002_n24.json"
+    assert own.read_text() == before  # today's code: replaced by the 24-sample score
     saved = json.loads(path.read_text())
     for key in ("fid", "is", "kid", "num_real", "num_generated", "classifier", "step"):
         assert key in saved, key
@@ -471,27 +473,36 @@ def test_truncation_sweep_run_writes_json_and_plot(tiny_run, digits_cache):
 
 
 def test_ylg_eval_binary(tiny_run, digits_cache):
-    command = [
-        sys.executable,
-        "-m",
-        "ylg_tf.cli.evaluate",
+    own = tiny_run / "eval" / "step_0000002.json"  # the training's score, protocol `digits`
+    before = own.read_text()
+    result = run_binary(
+        "ylg-eval",
         f"--workdir={tiny_run}",
         "--num_samples=16",
         "--classifier=digits",
         f"--cache_dir={digits_cache}",
         "--seed=1",
         "--protocol=clean",
-    ]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    own = tiny_run / "eval" / "step_0000002.json"  # the training's score, protocol `digits`
-    before = own.read_text()
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    saved = json.loads((tiny_run / "eval" / "step_0000002_clean.json").read_text())
+    written = tiny_run / "eval" / "step_0000002_clean_n16_seed1.json"
+    saved = json.loads(written.read_text())
     assert saved["num_generated"] == 16 and saved["seed"] == 1
     assert saved["protocol"]["name"] == "clean" and saved["protocol"]["resize"]["antialias"]
-    assert "step_0000002_clean.json" in result.stdout
+    assert f"Wrote {written}" in result.stdout
     assert own.read_text() == before, "another protocol's score replaced the training's"
+
+
+def test_training_settings_rescore_to_training_file_and_others_to_their_own(tiny_run, digits_cache):
+    """With the settings training scored with, ylg-eval gives training's scores again (same
+    file, same FID); another seed or the raw generator each get a file of their own."""
+    own = tiny_run / "eval" / "step_0000002.json"
+    trained = json.loads(own.read_text())
+    path, scores = evaluate_run(tiny_run, cache_dir=digits_cache)
+    assert path == own and scores["fid"] == pytest.approx(trained["fid"], rel=1e-3)
+    path, _ = evaluate_run(tiny_run, cache_dir=digits_cache, seed=5, use_ema=False)
+    assert path == tiny_run / "eval" / "step_0000002_seed5_raw.json"
+    assert json.loads(own.read_text())["fid"] == pytest.approx(trained["fid"], rel=1e-3)
 
 
 def test_training_evaluates_every_m_steps(tiny_run):

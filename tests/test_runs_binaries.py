@@ -76,7 +76,7 @@ def test_binaries_on_a_file_url_work_directory(tmp_path, digits_cache):
     evaluated = run_binary("ylg-eval", f"--workdir={url}", "--num_samples=8", "--batch_size=8",
                        f"--cache_dir={digits_cache}")  # fmt: skip
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
-    assert (tmp_path / "run" / "eval" / f"step_{last:07d}.json").exists()
+    assert (tmp_path / "run" / "eval" / f"step_{last:07d}_n8.json").exists()
     sampled = run_binary("ylg-sample", f"--workdir={url}", "--truncations=1.0", "--classes=0,1",
                      "--per_class=2")  # fmt: skip
     assert sampled.returncode == 0, sampled.stderr[-3000:]

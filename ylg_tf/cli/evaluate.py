@@ -7,9 +7,10 @@ difference of two score files measured under the same metric protocol.
   ylg-eval --compare=runs/a/eval/step_0001500.json,runs/b/eval/step_0001500.json
 
 Writes `<workdir>/eval/step_<step>.json` (fid, is, kid, kid_std, precision, recall, density,
-coverage, intra_fid, judge_accuracy, num_real, num_generated, classifier, protocol, step, ...),
-or `step_<step>_<protocol>.json` under another protocol than the run's own, so that the scores
-its training wrote stay.
+coverage, intra_fid, judge_accuracy, num_real, num_generated, classifier, protocol, step, ...)
+under the settings training scored with; under others the name says which differ
+(`step_<step>_<protocol>_n<num_samples>_seed<seed>_raw_truncation_<t>.json`, each part only when
+it differs), so that the scores its training wrote stay. It prints where it wrote.
 The EMA generator is scored when the run kept one. `--compare` prints B - A of every score the two
 files share, and refuses files whose protocols (backbone and weights, resize, reference data,
 sample counts) differ. Every flag is checked before the run is loaded or a classifier trained.
@@ -70,7 +71,9 @@ _RAW = flags.DEFINE_bool("raw", False, "Score the raw generator instead of the E
 _TRUNCATION = flags.DEFINE_float(
     "truncation", None, "Latent truncation threshold, finite and > 0 (default: none)."
 )
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of latents and labels.")
+_SEED = flags.DEFINE_integer(
+    "seed", None, "Seed of latents and labels (default: the run's config.seed, as training)."
+)
 
 
 @flags.validator("truncation")

@@ -43,13 +43,14 @@ def evaluate_run(
     step: int | None = None,
     use_ema: bool = True,
     truncation: float | None = None,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> tuple[Path, dict]:
     """The scores of a run's generator, written to `<workdir>/eval/step_<step>.json`.
 
-    Scores under another protocol than the run's own (`config.eval`, which training scored
-    with) go to `step_<step>_<protocol>.json`, so they never replace the training's; a truncated
-    score adds `_truncation_<t>`.
+    That is the name training's own scores have (`config.eval`, the EMA generator, the run's
+    seed); a score under other settings never replaces them: the name adds each setting that
+    differs, `_<protocol>`, `_n<num_samples>`, `_seed<seed>`, `_raw`, `_truncation_<t>`
+    (`step_0000040_n500.json`).
 
     Args:
       workdir: the run directory.
@@ -61,7 +62,7 @@ def evaluate_run(
       batch_size: images per generator / classifier call.
       step, use_ema: which checkpoint and generator (`load_run`).
       truncation: latent truncation threshold (None: untruncated, the standard setting).
-      seed: seed of latents and labels.
+      seed: seed of latents and labels (default `config.seed`, as training scored).
 
     Returns:
       `(path of the JSON, scores)`; the scores hold `fid`, `is`, `kid`, `kid_std`, PRDC,
@@ -71,11 +72,19 @@ def evaluate_run(
     run, evaluator = _run_and_evaluator(
         workdir, step, use_ema, num_samples, classifier, cache_dir, batch_size, protocol
     )
+    seed = run.config.seed if seed is None else seed
+    files.check_directory(run.directory.eval)
     scores = evaluator.evaluate_generator(
         run.generator, run.info.num_classes, truncation=truncation, seed=seed
     )
     scores.update(step=run.step, generator="ema" if run.ema else "raw")
     suffix = _protocol_suffix(run.config, evaluator)
+    if num_samples is not None and num_samples != eval_settings(run.config).num_samples:
+        suffix += f"_n{num_samples}"
+    if seed != run.config.seed:
+        suffix += f"_seed{seed}"
+    if not use_ema and run.config.train.ema_decay:
+        suffix += "_raw"
     if truncation is not None:
         suffix += f"_truncation_{truncation_label(truncation)}"
     return write_scores(run.directory.scores(run.step, suffix), scores), scores

@@ -203,6 +203,7 @@ def export_run(
     """
     run = load_run(workdir, step=step, use_ema=use_ema)
     directory = run.directory.export(run.step)
+    files.check_directory(directory)
     if files.exists(directory):
         if not overwrite:
             raise FileExistsError(f"{directory} exists; pass overwrite=True (--overwrite).")

@@ -121,6 +121,8 @@ def invert_run(
     if len(labels) != count:
         raise ValueError(f"Got {len(labels)} labels for {count} images; give one or {count}.")
     labels = check_labels(labels, num_classes)
+    outdir = files.as_path(outdir) if outdir else directory.inversion(method)
+    files.check_directory(outdir)
     notes: list[str] = []
     if image_paths:
         loaded = [load_target(path, resolution) for path in image_paths]
@@ -141,7 +143,6 @@ def invert_run(
         notes.append(f"Inverting {count} generated images (latent seed {seed}).")
     result = invert(run.generator, discriminator, targets, labels, method, progress=progress,
                     **invert_kwargs)  # fmt: skip
-    outdir = files.as_path(outdir) if outdir else directory.inversion(method)
     write_inversion(outdir, result, targets, true_z=true_z)
     logging.info("Wrote the inversion to %s.", outdir)
     return RunInversion(result, targets, outdir, notes, true_z)

@@ -96,6 +96,7 @@ def sample_run(
       step, use_ema: which checkpoint and generator (`load_run`).
     """
     run = load_run(workdir, step=step, use_ema=use_ema)
+    files.check_directory(run.directory.samples)
     count = run.info.num_classes
     classes = list(range(min(count, MAX_DEFAULT_CLASSES))) if classes is None else list(classes)
     bad = [c for c in classes if not 0 <= int(c) < count]
