@@ -77,7 +77,7 @@ def _parse_flags(argv: list[str]) -> list[str]:
             sys.exit(0)
         raise
     except flags.Error as error:
-        fail(f"{error}\nTry --help.", 2)
+        fail(f"{error} (--help lists the flags)", 2)
     except PARSE_ERRORS as error:  # ml_collections config files and `--config.x=` overrides
         if "--debug" in argv:
             raise
@@ -120,11 +120,11 @@ def _guarded(main: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
         try:
             main(argv)
         except app.UsageError as error:  # absl would print the whole --help text first
-            fail(f"{error}\nTry --help.", 2)
+            fail(f"{error} (--help lists the flags)", 2)
         except USER_ERRORS as error:
             if _DEBUG.value:
                 raise
-            fail(f"{_message(error)}\n(run with --debug for the traceback)")
+            fail(f"{_message(error)} (--debug shows the traceback)")
 
     return guarded
 
