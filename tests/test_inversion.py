@@ -325,35 +325,41 @@ def test_write_inversion(tmp_path, models, targets):
 
 @pytest.fixture(scope="module")
 def trainer(tmp_path_factory):
-    """The trainer of a tiny YLG run (batch 4, EMA) with its initial weights saved as ckpt-0."""
+    """The trainer of a tiny YLG run (batch 4, EMA), for the binary's slow test."""
     from ylg_tf.training import GANTrainer, make_strategy
 
     config = tiny_config()
     config.train.update(batch_size=4, steps=2, ema_decay=0.9, log_every=2)
     config.train.sample_every = config.train.checkpoint_every = 2
-    trainer = GANTrainer(config, make_strategy("default"), tmp_path_factory.mktemp("inv") / "run")
-    trainer.manager.save(checkpoint_number=0)
-    return trainer
+    return GANTrainer(config, make_strategy("default"), tmp_path_factory.mktemp("inv") / "run")
 
 
-def test_invert_run_restores_the_run_and_writes(trainer, tmp_path):
+def test_invert_run_restores_the_run_and_writes(shared_tiny_run, tiny_live, tmp_path):
+    """On the shared run: D as its trainer held it at ckpt-2 (its live weights), then inversion
+    of generated images and the label checks."""
+    from shared_runs import live_weights
+
     from ylg_tf.inversion import invert_run, load_models
+    from ylg_tf.runs.loading import model_weights
 
-    run, discriminator = load_models(trainer.workdir, step=0)
-    assert run.ema and run.step == 0
-    for loaded, saved in zip(discriminator.weights, trainer.discriminator.weights, strict=True):
-        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+    run, discriminator = load_models(shared_tiny_run, step=2)
+    assert run.ema and run.step == 2
+    live = live_weights(tiny_live, "discriminator")
+    loaded = {path: np.asarray(value) for path, value in model_weights(discriminator).items()}
+    assert loaded.keys() == live.keys()
+    for path, value in loaded.items():
+        np.testing.assert_array_equal(value, live[path], err_msg=path)
 
-    done = invert_run(trainer.workdir, step=0, from_samples=2, labels=[4], method="pixel",
+    done = invert_run(shared_tiny_run, step=2, from_samples=2, labels=[4], method="pixel",
                       outdir=tmp_path, steps=2, restarts=1)  # fmt: skip
     np.testing.assert_array_equal(done.result.labels, [4, 4])
     assert done.true_z.shape == (2, 128) and (tmp_path / "image_001.png").exists()
     assert any("generated images" in note for note in done.notes)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "small.png")
     with pytest.raises(ValueError, match=r"Label\(s\) \[12\]"):
-        invert_run(trainer.workdir, step=0, image_paths=[tmp_path / "small.png"], labels=[12])
+        invert_run(shared_tiny_run, image_paths=[tmp_path / "small.png"], labels=[12])
     with pytest.raises(ValueError, match="needs --label"):
-        invert_run(trainer.workdir, step=0, image_paths=[tmp_path / "small.png"])
+        invert_run(shared_tiny_run, image_paths=[tmp_path / "small.png"])
 
 
 @pytest.mark.slow
