@@ -223,7 +223,7 @@ def test_num_samples_zero_is_an_error_not_the_default(digits_cache, tmp_path):
 
 
 def test_config_eval_sets_the_metrics_and_is_validated(digits_cache, tmp_path):
-    from ylg_tf.runs.validation import validate
+    from ylg_tf.training import validate
 
     config = default_config()
     config.eval.update(cache_dir=str(digits_cache), prdc_nearest_k=3, fid_infinity=True)

@@ -30,6 +30,26 @@ def test_reading_a_config_file_imports_neither_keras_nor_tensorflow():
     assert result.stdout.split() == ["ylg", "[]"]
 
 
+def test_the_runs_package_imports_nothing_from_training_or_evaluation(shared_tiny_run):
+    """`ylg_tf.runs` sits below the packages that train and score runs: importing all of it,
+    checking a config and reading a run's config.json load none of them (today's code: the
+    check imported both)."""
+    script = (
+        "import sys\n"
+        "from ylg_tf.runs import checkpoints, directory, files, loading, lock, validation\n"
+        "from ylg_tf.runs.config import default_config\n"
+        "validation.validate(default_config())\n"
+        f"directory.RunDirectory({str(shared_tiny_run)!r}).read_config()\n"
+        "above = ('ylg_tf.training', 'ylg_tf.evaluation', 'ylg_tf.jax_engine')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(above)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
 def test_config_json_round_trip_carries_the_version():
     config = default_config()
     config.model.generator.attention_resolution = (16, 32)

@@ -17,7 +17,6 @@ from ml_collections import config_flags
 from ylg_tf import jax_engine
 from ylg_tf.cli import app as cli_app
 from ylg_tf.runs.lock import RunLockedError
-from ylg_tf.runs.validation import validate
 from ylg_tf.training import (
     STRATEGIES,
     GANTrainer,
@@ -50,7 +49,6 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if _CONFIG.value is None:
         raise app.UsageError("--config is required, e.g. experiments/configs/ylg_digits32.py")
-    validate(_CONFIG.value)
     if _ENGINE.value == "jax":
         _train_with_jax()
         return

@@ -33,6 +33,7 @@ from ylg_tf.jax_engine.weights import (
 )
 from ylg_tf.models import build_discriminator, build_generator
 from ylg_tf.runs import files
+from ylg_tf.training.validation import validate
 from ylg_tf.viz import image_grid
 
 CHECKPOINTS = "jax_checkpoints"
@@ -165,6 +166,7 @@ def train(
             f"The JAX engine needs Keras's JAX backend, but Keras runs on "
             f"{keras.backend.backend()!r}: set KERAS_BACKEND=jax before Python imports Keras."
         )
+    validate(config)
     train_config = config.train
     if train_config.mixed_precision not in ("", "bfloat16"):
         raise ValueError(

@@ -5,7 +5,9 @@ that the layout of a run directory (WORKSPACE.md) is written down once:
 
 - `ylg_tf.runs.config`: the run config (`default_config`, config files, `config.json` versions);
   free of Keras and TensorFlow, which is why this package's top level imports only it;
-- `ylg_tf.runs.validation`: the config checked against the model zoo's rules;
+- `ylg_tf.runs.validation`: the config's own fields checked against the model zoo's rules
+  (with `config.eval`: `ylg_tf.training.validate`; this package imports nothing from
+  `ylg_tf.training` or `ylg_tf.evaluation`, which build on it);
 - `ylg_tf.runs.files`: atomic, umask-respecting file I/O through `tf.io.gfile` (`gs://` works);
 - `ylg_tf.runs.directory`: `RunDirectory`, every path of a run and its JSON files;
 - `ylg_tf.runs.lock`: the lease a training process holds on its directory;

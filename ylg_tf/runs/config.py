@@ -6,13 +6,16 @@ the training binary saves the resolved config as `config.json` in the run direct
 
 This module imports neither Keras nor TensorFlow, so that reading a config file is instant and
 works on a machine without them; the checks against the model zoo's rules are in
-`ylg_tf.runs.validation`, applied where a config is read (`RunDirectory.read_config`, the trainer).
+`ylg_tf.runs.validation`, applied where a config is read (`RunDirectory.read_config`), and with
+`config.eval`'s in `ylg_tf.training.validate`, applied by what trains (`GANTrainer`, the JAX
+engine).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -34,6 +37,34 @@ _FLAT_MODEL_FIELDS = {
     "d_attention_resolution": ("discriminator", "attention_resolution"),
     "d_residual_resolution": ("discriminator", "residual_resolution"),
 }
+
+
+#: `config.train.augment`'s DiffAugment policies (`ylg_tf.training.augment` applies them).
+AUGMENT_POLICIES = ("color", "translation", "cutout")
+
+
+def parse_augment_policy(policy: str | Sequence[str] | None) -> tuple[str, ...]:
+    """`"color,translation,cutout"` (or a list of names) -> the tuple of names, in order.
+
+    None, `""` and `"none"` mean no augmentation (an empty tuple).
+
+    Raises:
+      ValueError: a name is not one of `AUGMENT_POLICIES`.
+    """
+    if policy is None:
+        return ()
+    if isinstance(policy, str):
+        if policy.strip().lower() == "none":
+            return ()
+        policy = policy.split(",")
+    names = tuple(name.strip() for name in policy if name.strip())
+    unknown = [name for name in names if name not in AUGMENT_POLICIES]
+    if unknown:
+        raise ValueError(
+            f"unknown DiffAugment policy {', '.join(map(repr, unknown))}; accepted: a comma-"
+            f"separated list of {', '.join(AUGMENT_POLICIES)}, or 'none'"
+        )
+    return names
 
 
 def default_config() -> ml_collections.ConfigDict:

@@ -1,7 +1,8 @@
-"""Checks a run config against the model zoo's rules, once, where a config is read.
+"""Checks a run config's own fields (data, model, train) against the model zoo's rules.
 
 Separate from `ylg_tf.runs.config` because the rules live with the models (Keras): reading a
-config file stays free of Keras and TensorFlow, checking it does not.
+config file stays free of Keras and TensorFlow, checking it does not. `config.eval` follows the
+evaluation package's rules; `ylg_tf.training.validate` checks both, for what trains a config.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ylg_tf.models.architecture import (
     place_blocks,
 )
 from ylg_tf.models.variants import get_variant
+from ylg_tf.runs.config import AUGMENT_POLICIES, parse_augment_policy
 
 MIXED_PRECISION = ("", "bfloat16", "float16")
 JIT_COMPILE = ("auto", "on", "off")
@@ -52,8 +54,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"config.train.jit_compile={config.train.jit_compile!r}; expected one of {JIT_COMPILE}."
         )
     _validate_augment(config.train.augment)
-    if "eval" in config:
-        _validate_eval(config.eval, config.data.name)
 
 
 def validate_for_strategy(config: ml_collections.ConfigDict, strategy) -> None:
@@ -90,14 +90,11 @@ def validate_for_strategy(config: ml_collections.ConfigDict, strategy) -> None:
 
 
 def _validate_augment(policy) -> None:
-    # Imported here: importing `ylg_tf.training` imports this module.
-    from ylg_tf.training.augment import POLICIES, parse_policy
-
-    accepted = f"'' (off) or a comma-separated list of {', '.join(POLICIES)}"
+    accepted = f"'' (off) or a comma-separated list of {', '.join(AUGMENT_POLICIES)}"
     if not isinstance(policy, str):
         raise ValueError(f"config.train.augment={policy!r}; expected {accepted}.")
     try:
-        parse_policy(policy)
+        parse_augment_policy(policy)
     except ValueError as error:
         raise ValueError(f"config.train.augment={policy!r}; expected {accepted}.") from error
 
@@ -132,10 +129,3 @@ def _validate_model(model: ml_collections.ConfigDict, resolution: int) -> None:
             "config.model.discriminator.residual_resolution",
         ),
     )
-
-
-def _validate_eval(settings: ml_collections.ConfigDict, dataset: str) -> None:
-    """`config.eval`, with the evaluation package's own rules (classifier, protocol, metrics)."""
-    from ylg_tf.evaluation.settings import validate_eval_settings  # imported late: no cycle
-
-    validate_eval_settings(settings, dataset)

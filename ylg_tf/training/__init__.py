@@ -5,11 +5,11 @@ here for the callers that train.
 """
 
 from ylg_tf.runs.config import default_config
-from ylg_tf.runs.validation import validate
 from ylg_tf.training.losses import discriminator_hinge_loss, generator_hinge_loss
 from ylg_tf.training.signals import TrainingInterrupted
 from ylg_tf.training.strategy import STRATEGIES, make_strategy
 from ylg_tf.training.trainer import GANTrainer, NonFiniteLossError
+from ylg_tf.training.validation import validate
 
 __all__ = [
     "STRATEGIES",

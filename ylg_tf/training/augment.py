@@ -34,33 +34,10 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from ylg_tf.runs.config import AUGMENT_POLICIES as POLICIES
+from ylg_tf.runs.config import parse_augment_policy as parse_policy
+
 __all__ = ["POLICIES", "diff_augment", "parse_policy"]
-
-POLICIES = ("color", "translation", "cutout")
-
-
-def parse_policy(policy: str | Sequence[str] | None) -> tuple[str, ...]:
-    """`"color,translation,cutout"` (or a list of names) -> the tuple of names, in order.
-
-    None, `""` and `"none"` mean no augmentation (an empty tuple).
-
-    Raises:
-      ValueError: a name is not one of `POLICIES`.
-    """
-    if policy is None:
-        return ()
-    if isinstance(policy, str):
-        if policy.strip().lower() == "none":
-            return ()
-        policy = policy.split(",")
-    names = tuple(name.strip() for name in policy if name.strip())
-    unknown = [name for name in names if name not in POLICIES]
-    if unknown:
-        raise ValueError(
-            f"unknown DiffAugment policy {', '.join(map(repr, unknown))}; accepted: a comma-"
-            f"separated list of {', '.join(POLICIES)}, or 'none'"
-        )
-    return names
 
 
 def _per_image_uniform(images: tf.Tensor, seed: tf.Tensor, low: float, high: float) -> tf.Tensor:

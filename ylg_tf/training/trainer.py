@@ -21,7 +21,7 @@ from ylg_tf.models import build_discriminator, build_generator
 from ylg_tf.runs import files
 from ylg_tf.runs.directory import RunDirectory
 from ylg_tf.runs.lock import RunLock
-from ylg_tf.runs.validation import validate, validate_for_strategy
+from ylg_tf.runs.validation import validate_for_strategy
 from ylg_tf.training import monitor
 from ylg_tf.training.checkpointing import PREEMPTIBLE, TrainingCheckpoints
 from ylg_tf.training.signals import StopSignals, TrainingInterrupted
@@ -29,6 +29,7 @@ from ylg_tf.training.standing_statistics import standing_statistics
 from ylg_tf.training.step import ReplicatedStep, make_optimizer
 from ylg_tf.training.strategy import is_chief
 from ylg_tf.training.summaries import RunSummaries
+from ylg_tf.training.validation import validate
 
 
 class NonFiniteLossError(RuntimeError):
