@@ -72,8 +72,8 @@ def _parse_flags(argv: list[str]) -> list[str]:
         fail(missing, 2)
     try:
         return flags.FLAGS(argv)
-    except SystemExit as exit:
-        if exit.code == 1 and any(arg.partition("=")[0] in _HELP_FLAGS for arg in argv):
+    except SystemExit as stop:
+        if stop.code == 1 and any(arg.partition("=")[0] in _HELP_FLAGS for arg in argv):
             sys.exit(0)
         raise
     except flags.Error as error:
