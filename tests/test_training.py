@@ -1,5 +1,7 @@
 """The training binary's library: hinge losses, EMA, config checks, distribution and resume."""
 
+import logging as py_logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -151,12 +153,16 @@ def test_mirrored_first_update_equals_single_device(tmp_path):
     check_ema(mirrored, ema_before, 0.9)
 
 
-def test_resume_restores_everything_saved(shared_tiny_run, tmp_path):
+def test_resume_restores_everything_saved(shared_tiny_run, tmp_path, caplog):
     """A copy of the shared run resumes at its newest checkpoint with every value it saved
-    (training on after a resume: test_runs_files.py's ram:// run and test_runs_signals.py)."""
+    (training on after a resume: test_runs_files.py's ram:// run and test_runs_signals.py);
+    a run already at its last step says so and trains nothing."""
     workdir = copy_run(shared_tiny_run, tmp_path / "run")
     resumed = GANTrainer(shared_tiny_config(4), make_strategy("default"), workdir)
+    with caplog.at_level(py_logging.INFO):
+        assert resumed.train(steps=0) == {}
     resumed.close()
+    assert "Nothing to train: the run is at step 2 and trains to step 2." in caplog.text
     assert int(resumed.step.numpy()) == 2
     # Everything restored (G, D, EMA G, both optimizers' slots) equals what was saved at step 2.
     saved = _checkpoint_values(workdir / "checkpoints" / "ckpt-2")

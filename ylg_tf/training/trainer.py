@@ -149,6 +149,12 @@ class GANTrainer:
         progress = monitor.Progress(total, train.batch_size, int(self.step.numpy()))
         metrics: dict[str, float] = {}
         signals = StopSignals() if not isinstance(self.strategy, PREEMPTIBLE) else None
+        if int(self.step.numpy()) >= total:  # e.g. a finished run's command run again
+            logging.info(
+                "Nothing to train: the run is at step %d and trains to step %d.",
+                int(self.step.numpy()),
+                total,
+            )
         with signals or contextlib.nullcontext():
             while (step := int(self.step.numpy())) < total:
                 chunk = min(train.steps_per_call, total - step, _until_next(step, self.config))
