@@ -78,24 +78,27 @@ def evaluate_run(
         run.generator, run.info.num_classes, truncation=truncation, seed=seed
     )
     scores.update(step=run.step, generator="ema" if run.ema else "raw")
-    suffix = _protocol_suffix(run.config, evaluator)
-    if num_samples is not None and num_samples != eval_settings(run.config).num_samples:
-        suffix += f"_n{num_samples}"
-    if seed != run.config.seed:
-        suffix += f"_seed{seed}"
-    if not use_ema and run.config.train.ema_decay:
-        suffix += "_raw"
-    if truncation is not None:
-        suffix += f"_truncation_{truncation_label(truncation)}"
+    suffix = _settings_suffix(run.config, evaluator, num_samples, seed, use_ema, truncation)
     return write_scores(run.directory.scores(run.step, suffix), scores), scores
 
 
-def _protocol_suffix(config, evaluator: Evaluator) -> str:
-    """`""` when `evaluator` scores under the run's own protocol, else `_<protocol name>`."""
+def _settings_suffix(config, evaluator: Evaluator, num_samples, seed, use_ema, truncation) -> str:
+    """The score file's suffix: each setting that differs from the ones training scored with
+    (`config.eval`, `config.seed`, the EMA generator, no truncation); `""` when none does."""
     settings = eval_settings(config)
     spec = resolve_classifier_spec(settings.classifier, config.data.name)
-    own = resolve_protocol(settings.protocol, spec).name
-    return "" if evaluator.protocol.name == own else f"_{evaluator.protocol.name}"
+    suffix = ""
+    if evaluator.protocol.name != resolve_protocol(settings.protocol, spec).name:
+        suffix += f"_{evaluator.protocol.name}"
+    if num_samples is not None and num_samples != settings.num_samples:
+        suffix += f"_n{num_samples}"
+    if seed != config.seed:
+        suffix += f"_seed{seed}"
+    if not use_ema and config.train.ema_decay:
+        suffix += "_raw"
+    if truncation is not None:
+        suffix += f"_truncation_{truncation_label(truncation)}"
+    return suffix
 
 
 def truncation_sweep(

@@ -144,16 +144,15 @@ class GANTrainer:
           NonFiniteLossError: a loss became NaN or infinite.
         """
         train = self.config.train
-        total = train.steps if steps is None else int(self.step.numpy()) + steps
+        start = int(self.step.numpy())
+        total = train.steps if steps is None else start + steps
         iterator = iter(self.dataset)
-        progress = monitor.Progress(total, train.batch_size, int(self.step.numpy()))
+        progress = monitor.Progress(total, train.batch_size, start)
         metrics: dict[str, float] = {}
         signals = StopSignals() if not isinstance(self.strategy, PREEMPTIBLE) else None
-        if int(self.step.numpy()) >= total:  # e.g. a finished run's command run again
+        if start >= total:  # e.g. a finished run's command run again
             logging.info(
-                "Nothing to train: the run is at step %d and trains to step %d.",
-                int(self.step.numpy()),
-                total,
+                "Nothing to train: the run is at step %d and trains to step %d.", start, total
             )
         with signals or contextlib.nullcontext():
             while (step := int(self.step.numpy())) < total:
