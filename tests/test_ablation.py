@@ -296,6 +296,7 @@ def test_table_shows_attention_gammas_and_the_paired_detectable_difference(tmp_p
     ]
 
 
+@pytest.mark.integration
 def test_runner_trains_evaluates_reports_and_resumes(tmp_path, digits_cache, capsys):
     """Two steps of one arm end to end; a second call skips the finished run; a run stopped
     before its last evaluation is completed by ylg-eval."""

@@ -20,6 +20,7 @@ def _train(tmp_path, backend):
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.integration
 def test_jax_engine_needs_the_jax_backend(tmp_path):
     result = _train(tmp_path, "tensorflow")
     assert result.returncode == 2

@@ -57,6 +57,7 @@ def helps():
     return {binary: _lines(processes[binary].returncode, *outputs[binary]) for binary in BINARIES}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("binary", sorted(BINARIES))
 def test_help_shows_the_docstring_and_own_flags(helps, binary):
     code, lines = helps[binary]

@@ -33,6 +33,7 @@ OVERRIDES = (
 )
 
 
+@pytest.mark.integration
 def test_readme_command_trains_on_two_cpu_replicas(tmp_path):
     workdir = tmp_path / "run"
     command = [

@@ -66,6 +66,7 @@ def test_export_layout_and_metadata(exported, tiny_run):
         export_run(tiny_run)
 
 
+@pytest.mark.integration
 def test_fresh_process_outputs_equal_the_in_memory_generator(exported, tmp_path):
     path, run = exported
     rng = np.random.default_rng(0)
@@ -95,6 +96,7 @@ def test_fresh_process_outputs_equal_the_in_memory_generator(exported, tmp_path)
     )
 
 
+@pytest.mark.integration
 def test_saved_model_cli_lists_the_signatures(exported):
     path, _ = exported
     cli = Path(sys.executable).parent / "saved_model_cli"

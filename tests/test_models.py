@@ -28,7 +28,7 @@ def small_config(variant, resolution):
     return config
 
 
-#: The default run trains one variant of each attention kind (dense, sparse with mixed head
+#: The integration tests train one variant of each attention kind (dense, sparse with mixed head
 #: widths, bipartite) at 32x32; the rest are `slow` (about 30-60 s each, tracing): their layers
 #: differ only in masks, which the layer tests check; `ylg` is the shared run's variant
 #: (`test_the_shared_ylg_run_samples_in_range`) and `no_attention` trains in the strategy and
@@ -40,7 +40,11 @@ _AT_64 = ()
 @pytest.mark.parametrize(
     "variant, resolution",
     [
-        pytest.param(variant, resolution, marks=() if variant in chosen else pytest.mark.slow)
+        pytest.param(
+            variant,
+            resolution,
+            marks=pytest.mark.integration if variant in chosen else pytest.mark.slow,
+        )
         for resolution, chosen in ((32, _AT_32), (64, _AT_64))
         for variant in VARIANTS
     ],
@@ -215,6 +219,7 @@ def test_mixed_resolution_needs_128_channels():
     assert layer.key_widths == [2, 2, 2, 2, 6, 6, 6, 6]  # the paper's split at C // 8 = 32
 
 
+@pytest.mark.integration
 def test_ganformer_at_two_resolutions_trains_and_writes_samples(tmp_path):
     config = small_config("ganformer_simplex", 32)
     config.model.generator.attention_resolution = (8, 16)

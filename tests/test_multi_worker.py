@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,6 +23,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.integration
 def test_two_workers_train_and_checkpoint(tmp_path):
     workers = [f"localhost:{port}" for port in _free_ports(2)]
     command = [

@@ -100,6 +100,7 @@ def test_colab_install_cell_clones_and_installs_the_given_url(monkeypatch):
     assert cd == ["cd", "/content/ylg_tf/notebooks"]
 
 
+@pytest.mark.integration
 def test_attention_patterns(tmp_path, monkeypatch):
     text, notebook = _execute("attention_patterns.ipynb", tmp_path, tmp_path, monkeypatch)
     assert f"python: {sys.executable}" in text  # the kernel is this interpreter
@@ -130,6 +131,7 @@ def quickstart(tmp_path_factory, digits_cache):
     return text, notebook, runs
 
 
+@pytest.mark.integration
 def test_quickstart(quickstart):
     text, notebook, runs = quickstart
     workdir = runs / "quickstart_smoke"
@@ -143,6 +145,7 @@ def test_quickstart(quickstart):
     assert (workdir / "attention.png").is_file() and _inline_images(notebook) >= 5
 
 
+@pytest.mark.integration
 def test_inversion_demo(quickstart, tmp_path, monkeypatch):
     if not (Path(__file__).resolve().parents[1] / "ylg_tf" / "inversion" / "driver.py").exists():
         pytest.skip("ylg_tf.inversion is not there yet")

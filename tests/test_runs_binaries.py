@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from binaries import run_binary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +39,7 @@ def wait_for(predicate, timeout, what):
         time.sleep(0.5)
 
 
+@pytest.mark.integration
 def test_binaries_on_a_file_url_work_directory(tmp_path, digits_cache):
     url = f"file://{tmp_path}/run"
     log = tmp_path / "first.log"

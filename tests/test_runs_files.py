@@ -85,6 +85,7 @@ def test_caches_have_the_umask_modes(tmp_path, umask_022):
     assert sum(name.startswith("real_stats/") for name in found) == 1
 
 
+@pytest.mark.integration
 def test_a_run_on_ram_filesystem_end_to_end(shared_tiny_run, digits_cache):
     """Start, resume, evaluate, sample, export and invert with every file on `ram://`."""
     GANTrainer(tiny_config(1), make_strategy("default"), "ram://runs/new").close()

@@ -79,6 +79,7 @@ def test_the_lease_is_refreshed_while_held(tmp_path):
     lock.release()
 
 
+@pytest.mark.integration
 def test_a_second_process_cannot_take_a_held_lease(tmp_path):
     path = tmp_path / "lock.json"
     lock = RunLock(path).acquire()

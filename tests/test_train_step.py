@@ -97,6 +97,7 @@ def train_two_steps_through_the_binary(
     assert summary.group(3) == str(tmp_path / "run" / "config.json")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_mixed_precision_trains_through_the_binary(tmp_path, precision):
     """Two steps of the main job's YLG model (blocked sparse attention: 64 keys)."""

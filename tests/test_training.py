@@ -197,6 +197,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
     assert (tmp_path / "checkpoints" / "ckpt-2.index").read_bytes() == index
 
 
+@pytest.mark.integration
 def test_tfds_dataset_under_mock_data(tmp_path):
     import tensorflow_datasets as tfds
 

@@ -29,9 +29,10 @@ from ylg_tf.models.variants import VARIANTS
 from ylg_tf.training import GANTrainer, make_strategy
 from ylg_tf.training.step import ReplicatedStep
 
-#: Compiling one step takes 1-2 minutes on 2 CPU cores: the default suite compiles YLG's sparse
-#: attention; `.ci/run` also runs the dense and bipartite kinds and no attention (slow marks).
-DEFAULT_SUITE = ("ylg",)
+#: Compiling one step takes 1-2 minutes on 2 CPU cores: the integration tests (which `.ci/run`
+#: runs) compile YLG's sparse attention, the dense and bipartite kinds and no attention; the other
+#: variants and precisions are `slow`.
+INTEGRATION = ("ganformer_duplex", "no_attention", "sagan", "ylg")
 
 
 @pytest.fixture(autouse=True)
@@ -126,7 +127,7 @@ def _compare(runs, uncompiled, compiled, loose: bool):
 
 def _variant_cases():
     for name in sorted(VARIANTS):
-        marks = () if name in DEFAULT_SUITE else (pytest.mark.slow,)
+        marks = pytest.mark.integration if name in INTEGRATION else pytest.mark.slow
         yield pytest.param(name, "", id=name, marks=marks)
     for name in ("no_attention", "ylg", "ganformer_simplex"):
         yield pytest.param(name, "bfloat16", id=f"{name}-bfloat16", marks=pytest.mark.slow)
@@ -157,6 +158,7 @@ def test_two_d_steps_and_float16_loss_scaling_compile(precision, tmp_path):
     _compare(runs, uncompiled, compiled, loose=bool(precision))
 
 
+@pytest.mark.integration
 def test_steps_per_call_loop_under_xla_equals_single_calls(tmp_path):
     """Two steps in one call (the on-device `tf.range` loop) equal two calls of one step: the
     same compiled update, so the same numbers; with DiffAugment, whose seeds follow the step."""
@@ -200,6 +202,7 @@ def test_pipeline_batches_are_full_and_static(tmp_path):
         assert replica_images.shape.as_list() == [3, 32, 32, 3]
 
 
+@pytest.mark.integration
 def test_binary_trains_two_compiled_steps(tmp_path):
     train_two_steps_through_the_binary(
         tmp_path,
