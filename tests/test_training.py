@@ -17,7 +17,7 @@ from ylg_tf.training import (
     make_strategy,
     validate,
 )
-from ylg_tf.training import trainer as trainer_module
+from ylg_tf.training import loop as trainer_module
 from ylg_tf.training.ema import update_ema
 from ylg_tf.viz import image_grid
 

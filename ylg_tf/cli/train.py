@@ -69,7 +69,7 @@ def main(argv: list[str]) -> None:
         trainer.close()
     run_dir = trainer.run_dir
     print(f"Samples:     {run_dir.samples}")
-    print(f"Checkpoints: {run_dir.checkpoints} (latest {trainer.checkpoints.latest})")
+    print(f"Checkpoints: {run_dir.checkpoints} (latest {trainer.backend.latest_checkpoint})")
     print(f"TensorBoard: tensorboard --logdir {run_dir.logs}")
 
 

@@ -5,10 +5,11 @@ here for the callers that train.
 """
 
 from ylg_tf.runs.config import default_config
+from ylg_tf.training.loop import NonFiniteLossError, TrainingLoop
 from ylg_tf.training.losses import discriminator_hinge_loss, generator_hinge_loss
 from ylg_tf.training.signals import TrainingInterrupted
 from ylg_tf.training.strategy import STRATEGIES, make_strategy
-from ylg_tf.training.trainer import GANTrainer, NonFiniteLossError
+from ylg_tf.training.trainer import GANTrainer
 from ylg_tf.training.validation import validate
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "GANTrainer",
     "NonFiniteLossError",
     "TrainingInterrupted",
+    "TrainingLoop",
     "default_config",
     "discriminator_hinge_loss",
     "generator_hinge_loss",

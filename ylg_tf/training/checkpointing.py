@@ -12,7 +12,6 @@ import tensorflow as tf
 from absl import logging
 
 from ylg_tf.runs import checkpoints as run_checkpoints
-from ylg_tf.runs.directory import RunDirectory
 from ylg_tf.runs.loading import model_weights
 
 PREEMPTIBLE = (tf.distribute.MultiWorkerMirroredStrategy, tf.distribute.TPUStrategy)
@@ -22,9 +21,9 @@ class TrainingCheckpoints:
     """Builds the checkpoint of a trainer's state, restores it and saves it.
 
     Args:
-      run_dir: the run directory; its `checkpoints/` is read by every worker.
-      own_dir: where this worker saves (the run directory on the chief; saving is collective, so
-        other workers save into their own directory).
+      directory: the run's checkpoint folder, read by every worker.
+      own_directory: where this worker saves (`directory` on the chief; saving is collective,
+        so other workers save into a folder of their own).
       state: the trackables by name (`step`, `generator`, `discriminator`, `ema_generator`,
         `g_optimizer`, `d_optimizer`).
       keep: checkpoints kept by the manager.
@@ -34,8 +33,8 @@ class TrainingCheckpoints:
 
     def __init__(
         self,
-        run_dir: RunDirectory,
-        own_dir: RunDirectory,
+        directory: str,
+        own_directory: str,
         state: dict,
         keep: int,
         chief: bool,
@@ -46,7 +45,6 @@ class TrainingCheckpoints:
         for name in [k for k in state if k.endswith(("generator", "discriminator"))]:
             tracked[f"{name}_weights"] = model_weights(state[name])  # lists of layers too
         self.checkpoint = tf.train.Checkpoint(**tracked)
-        directory = str(run_dir.checkpoints)
         if chief:
             run_checkpoints.remove_temp_dirs(directory)
         self.restored = run_checkpoints.restore_newest(self._restore, directory, set_aside=chief)
@@ -54,9 +52,7 @@ class TrainingCheckpoints:
             logging.info("Resumed from %s at step %d.", self.restored[1], int(self.step.numpy()))
             if chief:  # the state file lists what is on disk, whatever happened to it
                 run_checkpoints.write_state(directory, run_checkpoints.checkpoint_steps(directory))
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(own_dir.checkpoints), max_to_keep=keep
-        )
+        self.manager = tf.train.CheckpointManager(self.checkpoint, own_directory, max_to_keep=keep)
         self.preemption = None
         if isinstance(strategy, PREEMPTIBLE):  # saves and exits when the cluster preempts us
             self.preemption = tf.distribute.experimental.PreemptionCheckpointHandler(

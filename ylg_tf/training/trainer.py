@@ -1,51 +1,20 @@
-"""`GANTrainer`: sets up a run (lock, data, models, checkpoints) and runs its training loop.
-
-The parts live in their own modules: the replicated step (`step.py`), checkpoints and resuming
-(`checkpointing.py`), summaries and sample grids (`summaries.py`), signals (`signals.py`).
-"""
+"""`GANTrainer`: the training loop (`loop.py`) over the TensorFlow back end
+(`tensorflow_backend.py`: `tf.distribute`, the replicated step, `tf.train.Checkpoint`)."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
-
-import keras
 import ml_collections
-import numpy as np
-import tensorflow as tf
-from absl import logging
 
-from ylg_tf.data import distributed_batches, resolve_source
-from ylg_tf.evaluation import make_evaluator, write_score_summaries, write_scores
-from ylg_tf.models import build_discriminator, build_generator
-from ylg_tf.runs import files
-from ylg_tf.runs.directory import RunDirectory
-from ylg_tf.runs.lock import RunLock
-from ylg_tf.runs.validation import validate_for_strategy
-from ylg_tf.training import monitor
-from ylg_tf.training.checkpointing import PREEMPTIBLE, TrainingCheckpoints
-from ylg_tf.training.signals import StopSignals, TrainingInterrupted
-from ylg_tf.training.standing_statistics import standing_statistics
-from ylg_tf.training.step import ReplicatedStep, make_optimizer
-from ylg_tf.training.strategy import is_chief
-from ylg_tf.training.summaries import RunSummaries
-from ylg_tf.training.validation import validate
+from ylg_tf.training.loop import TrainingLoop
+from ylg_tf.training.tensorflow_backend import TensorFlowBackend
 
 
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite; the last checkpoint (if any) was written before it."""
+class GANTrainer(TrainingLoop):
+    """Trains one G/D pair of a run config under a `tf.distribute` strategy (`TrainingLoop`).
 
-
-class GANTrainer:
-    """Trains one G/D pair of a run config under a `tf.distribute` strategy.
-
-    Re-creating a trainer on the same `workdir` resumes from its newest readable checkpoint
-    (step, G, D, EMA G and both optimizers); the data order restarts at the resumed step. The
-    chief holds the run directory's lease (`ylg_tf.runs.lock`) from construction to `close()` or
-    process exit. Everything a user can get wrong (the config, Keras's backend, the work
-    directory, the dataset) is checked before anything is written; `config.json` and `run.json`
-    are written once the models were built, and a start that fails removes the work directory
-    it created, so that it leaves nothing behind.
+    Besides the loop's attributes it shows its back end's TensorFlow objects: `strategy`,
+    `step` (the int64 step variable), both optimizers, `train_step`, `checkpoints` and its
+    `manager`.
 
     Args:
       config: a run config (`ylg_tf.runs.config.default_config()` and overrides).
@@ -54,233 +23,32 @@ class GANTrainer:
     """
 
     def __init__(self, config: ml_collections.ConfigDict, strategy, workdir) -> None:
-        validate(config)
-        validate_for_strategy(config, strategy)
-        _check_backend()
-        self.config, self.strategy = config, strategy
-        self.run_dir = RunDirectory(workdir)
-        self.workdir = self.run_dir.path
-        created = files.check_directory(self.workdir)  # the folder this start makes, if any
-        self.source = resolve_source(**config.data)
-        train = config.train
-        if train.deterministic:
-            tf.config.experimental.enable_op_determinism()
-        keras.utils.set_random_seed(config.seed)
-        precision = train.mixed_precision
-        keras.mixed_precision.set_global_policy(f"mixed_{precision}" if precision else "float32")
-        self.run_dir.check_config(config)
-        self._chief = is_chief(strategy)
-        self.lock = None
-        try:
-            self.lock = RunLock(self.run_dir.lock_file).acquire() if self._chief else None
-            self._build()
-        except BaseException:
-            self.close()
-            if created and self._chief:
-                files.remove_if_empty(created)
-            raise
-
-    def _build(self) -> None:
-        config, strategy, train = self.config, self.strategy, self.config.train
-        self.dataset = distributed_batches(strategy, self.source, train.batch_size, config.seed)
-        self.info = self.source.info
-        classes = self.info.num_classes
-        with strategy.scope():
-            self.generator = build_generator(config, classes, strategy.num_replicas_in_sync > 1)
-            self.discriminator = build_discriminator(config, classes)
-            self.ema_generator = None
-            if train.ema_decay:
-                self.ema_generator = build_generator(config, classes, name="G_ema")
-                self.ema_generator.set_weights(self.generator.get_weights())
-            self.g_optimizer = make_optimizer(config, train.g_lr, self.generator, "g_optimizer")
-            self.d_optimizer = make_optimizer(config, train.d_lr, self.discriminator, "d_optimizer")
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        state = dict(
-            step=self.step,
-            generator=self.generator,
-            discriminator=self.discriminator,
-            g_optimizer=self.g_optimizer,
-            d_optimizer=self.d_optimizer,
-        )
-        if self.ema_generator is not None:
-            state["ema_generator"] = self.ema_generator
-        task = getattr(getattr(strategy, "cluster_resolver", None), "task_id", None) or 0
-        own = self.run_dir if self._chief else self.run_dir.worker(int(task))
-        self.checkpoints = TrainingCheckpoints(
-            self.run_dir, own, state, train.keep_checkpoints, self._chief, strategy
-        )
-        self.manager = self.checkpoints.manager
-        if self._chief:  # only now: a failed start must not leave a config behind
-            self.run_dir.write_config(config)
-            self.run_dir.write_info(self.info)
-        self.summaries = RunSummaries(
-            self.run_dir, own, classes, config.model.generator.z_dim, config.data.resolution,
-            config.seed,
-            self._chief,
-        )  # fmt: skip
-        self.train_step = ReplicatedStep(
-            config, strategy, self.generator, self.discriminator, self.ema_generator,
-            self.g_optimizer, self.d_optimizer, self.step,
-        )  # fmt: skip
-        self._evaluator = None  # built on the first evaluation (it may train a classifier)
-
-    def close(self) -> None:
-        """Releases the run directory (also done at process exit)."""
-        if self.lock is not None:
-            self.lock.release()
+        super().__init__(config, TensorFlowBackend(config, strategy), workdir)
 
     @property
-    def sampler(self) -> keras.Model:
-        """The generator to sample from: the EMA one when the run keeps it."""
-        return self.ema_generator if self.ema_generator is not None else self.generator
+    def strategy(self):
+        return self.backend.strategy
 
-    # --- the loop -----------------------------------------------------------------------------
+    @property
+    def step(self):
+        return self.backend.step_variable
 
-    def train(self, steps: int | None = None) -> dict[str, float]:
-        """Trains until `config.train.steps` (or `steps` more); returns the last metrics.
+    @property
+    def g_optimizer(self):
+        return self.backend.g_optimizer
 
-        Raises:
-          TrainingInterrupted: SIGTERM or SIGINT arrived; a checkpoint was saved first.
-          NonFiniteLossError: a loss became NaN or infinite.
-        """
-        train = self.config.train
-        start = int(self.step.numpy())
-        total = train.steps if steps is None else start + steps
-        iterator = iter(self.dataset)
-        progress = monitor.Progress(total, train.batch_size, start)
-        metrics: dict[str, float] = {}
-        signals = StopSignals() if not isinstance(self.strategy, PREEMPTIBLE) else None
-        if start >= total:  # e.g. a finished run's command run again
-            logging.info(
-                "Nothing to train: the run is at step %d and trains to step %d.", start, total
-            )
-        with signals or contextlib.nullcontext():
-            while (step := int(self.step.numpy())) < total:
-                chunk = min(train.steps_per_call, total - step, _until_next(step, self.config))
-                values = self.checkpoints.run(self.train_step, iterator, tf.constant(chunk))
-                metrics = {k: float(v) for k, v in values.items()}
-                step = int(self.step.numpy())
-                if not all(np.isfinite(list(metrics.values()))) and not self._overflow(step):
-                    raise NonFiniteLossError(
-                        f"Non-finite loss at step {step}: {metrics}. The last good checkpoint is "
-                        f"{self.checkpoints.latest} and was left as it is; try lower learning "
-                        "rates or no mixed precision."
-                    )
-                self._at_boundary(step, total, metrics, progress)
-                if signals is not None and signals.received is not None:
-                    self._stop(step, signals.received)
-        self.summaries.flush()
-        return metrics
+    @property
+    def d_optimizer(self):
+        return self.backend.d_optimizer
 
-    def _overflow(self, step: int) -> bool:
-        """Whether a non-finite loss is a float16 overflow that the loss scalers skipped.
+    @property
+    def train_step(self):
+        return self.backend.train_step
 
-        A `LossScaleOptimizer` skips an update whose gradients overflowed and halves its scale;
-        training goes on. Only a scale driven below 1 (it keeps overflowing) means divergence.
-        """
-        if self.config.train.mixed_precision != "float16":
-            return False
-        scale = min(float(o.dynamic_scale.numpy()) for o in (self.g_optimizer, self.d_optimizer))
-        if scale < 1.0:
-            return False
-        logging.warning(
-            "Non-finite loss at step %d under float16: the loss scaler skipped that update "
-            "(loss scale now %g).",
-            step,
-            scale,
-        )
-        return True
+    @property
+    def checkpoints(self):
+        return self.backend.checkpoints
 
-    def _at_boundary(self, step: int, total: int, metrics, progress) -> None:
-        train = self.config.train
-        if step % train.log_every == 0 or step == total:
-            progress.report(step, metrics)
-            self.summaries.scalars(step, metrics)
-        every = self.config.eval.every if "eval" in self.config else 0
-        sample = step % train.sample_every == 0 or step == total
-        save = step % train.checkpoint_every == 0 or step == total
-        evaluate = every and (step % every == 0 or step == total)
-        if sample or save or evaluate:
-            self._standing_statistics(step)
-        if sample:
-            self.write_samples(step)
-        if save:
-            self.checkpoints.save(step)
-        if evaluate:
-            self.evaluate(step)
-
-    def _standing_statistics(self, step: int) -> None:
-        """The EMA generator's own batch-norm statistics, before it is sampled, saved or scored
-        (`update_ema` copies the raw generator's every step)."""
-        batches = self.config.train.ema_standing_batches
-        if self.ema_generator is None or not batches:
-            return
-        standing_statistics(
-            self.ema_generator,
-            self.info.num_classes,
-            self.config.model.generator.z_dim,
-            batches=batches,
-            batch_size=self.config.train.batch_size,
-            seed=self.config.seed + step,
-        )
-
-    def _stop(self, step: int, signum: int) -> None:
-        latest = self.checkpoints.latest
-        if latest is None or not latest.endswith(f"ckpt-{step}"):
-            self._standing_statistics(step)
-            latest = self.checkpoints.save(step)
-        self.summaries.flush()
-        name = signal.Signals(signum).name
-        raise TrainingInterrupted(
-            f"Stopped by {name} at step {step}; saved {latest}. Run the same command to resume.",
-            signum,
-        )
-
-    # --- what the run writes --------------------------------------------------------------------
-
-    def write_samples(self, step: int):
-        """A grid of fixed-z samples (one row per class) as PNG and summary, plus attention maps."""
-        return self.summaries.samples(step, self.sampler)
-
-    def evaluate(self, step: int) -> dict | None:
-        """FID / IS / KID of the sampler (`config.eval`): `eval/step_<step>.json` and summaries."""
-        if not self._chief:
-            return None
-        if self._evaluator is None:
-            self._evaluator = make_evaluator(self.config, self.run_dir)
-        scores = self._evaluator.evaluate_generator(
-            self.sampler, self.info.num_classes, seed=self.config.seed
-        )
-        scores.update(step=step, generator="ema" if self.ema_generator is not None else "raw")
-        write_scores(self.run_dir.scores(step), scores)
-        logging.info(
-            "eval at step %d: FID %.3f, IS %.3f, KID %.5f (%d real, %d generated)",
-            step,
-            scores["fid"],
-            scores["is"],
-            scores["kid"],
-            scores["num_real"],
-            scores["num_generated"],
-        )
-        write_score_summaries(self.summaries.writer, step, scores)
-        return scores
-
-
-def _check_backend() -> None:
-    """The trainer's step, strategies and checkpoints are TensorFlow's: under another Keras
-    backend they fail deep inside `tf.train.Checkpoint`, so refuse first, naming the way out."""
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise ValueError(
-            f"GANTrainer needs Keras's TensorFlow backend, but Keras runs on {backend!r} "
-            "(KERAS_BACKEND): unset KERAS_BACKEND, or train on JAX with `ylg-train --engine=jax`."
-        )
-
-
-def _until_next(step: int, config: ml_collections.ConfigDict) -> int:
-    """Steps until the next log, sample, checkpoint or eval boundary (a call never crosses one)."""
-    train = config.train
-    boundaries = [train.log_every, train.sample_every, train.checkpoint_every]
-    if "eval" in config and config.eval.every:
-        boundaries.append(config.eval.every)
-    return min(every - step % every for every in boundaries)
+    @property
+    def manager(self):
+        return self.backend.checkpoints.manager
