@@ -161,6 +161,12 @@ def train(
     TF-engine models), written every `checkpoint_every` steps and at the end; sample grids of the
     EMA generator go to `<workdir>/samples/jax_step_*.png`.
     """
+    if config.train.ada_target or config.train.augment:
+        raise ValueError(
+            "The JAX engine has no augmentation of D's inputs: config.train.ada_target="
+            f"{config.train.ada_target!r}, config.train.augment={config.train.augment!r}; set "
+            "them to 0 and '' or train with the TensorFlow engine."
+        )
     if keras.backend.backend() != "jax":
         raise RuntimeError(
             f"The JAX engine needs Keras's JAX backend, but Keras runs on "

@@ -128,6 +128,14 @@ def default_config() -> ml_collections.ConfigDict:
     # DiffAugment (ylg_tf.training.augment) of real and fake images before D, in the D and G
     # steps: "" (off) or a comma-separated policy among color, translation, cutout.
     config.train.augment = ""
+    # Adaptive discriminator augmentation (ylg_tf.training.ada; Karras et al. 2020): D's real and
+    # fake inputs pass through the ADA pipeline with probability p, which starts at 0 and moves
+    # every `ada_interval` steps by batch * interval / `ada_speed_images` towards keeping the
+    # overfitting heuristic r_t = E[sign(D(real))] at `ada_target`. 0 = off (the paper: 0.6,
+    # every 4 steps, 500k images from 0 to 1). Not with `augment`.
+    config.train.ada_target = 0.0
+    config.train.ada_interval = 4
+    config.train.ada_speed_images = 500_000
     config.train.log_every = 50
     config.train.sample_every = 500
     config.train.checkpoint_every = 500

@@ -121,10 +121,12 @@ class RunDirectory:
         return config
 
     def check_config(self, config: ml_collections.ConfigDict) -> None:
-        """Refuses to continue a run whose saved `model` or `data` config differs from `config`."""
+        """Refuses to continue a run whose saved `model` or `data` config differs from `config`,
+        or to switch ADA on for a run trained without it (its checkpoints hold no p)."""
         if not self.has_config():
             return
-        saved = sections(self.read_config(), "model", "data")
+        saved_config = self.read_config()
+        saved = sections(saved_config, "model", "data")
         current = sections(config, "model", "data")
         for name in ("model", "data"):
             if saved[name] != current[name]:
@@ -132,6 +134,11 @@ class RunDirectory:
                     f"{self.path} holds a run with a different `{name}` config "
                     f"({saved[name]} vs {current[name]}); use another --workdir."
                 )
+        if config.train.ada_target and not saved_config.train.ada_target:
+            raise ValueError(
+                f"{self.path} holds a run trained without ADA (config.train.ada_target=0), whose "
+                "checkpoints hold no augmentation probability; train with ADA in another --workdir."
+            )
 
     def write_config(self, config: ml_collections.ConfigDict):
         return files.write_text(self.config_file, config_to_json(config))

@@ -54,6 +54,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"config.train.jit_compile={config.train.jit_compile!r}; expected one of {JIT_COMPILE}."
         )
     _validate_augment(config.train.augment)
+    _validate_ada(config.train)
 
 
 def validate_for_strategy(config: ml_collections.ConfigDict, strategy) -> None:
@@ -129,3 +130,21 @@ def _validate_model(model: ml_collections.ConfigDict, resolution: int) -> None:
             "config.model.discriminator.residual_resolution",
         ),
     )
+
+
+def _validate_ada(train: ml_collections.ConfigDict) -> None:
+    target = train.ada_target
+    if isinstance(target, bool) or not isinstance(target, int | float) or not 0 <= target < 1:
+        raise ValueError(
+            f"config.train.ada_target={target!r}; expected 0 (no ADA) or a target for "
+            "E[sign(D(real))] in (0, 1), e.g. 0.6 (the paper's)."
+        )
+    for field in ("ada_interval", "ada_speed_images"):
+        value = train[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"config.train.{field}={value!r}; expected an integer >= 1.")
+    if target and parse_augment_policy(train.augment):
+        raise ValueError(
+            f"config.train.ada_target={target!r} with config.train.augment={train.augment!r}: "
+            "ADA and DiffAugment both augment D's inputs; choose one (ada_target=0 or augment='')."
+        )

@@ -24,6 +24,11 @@ on the grey-on-black digits is a brightness inversion or nothing).
 
 Every transform is differentiable in the images, so G's gradient passes through it. Randomness
 comes only from the stateless `seed`, as in `ylg_tf.training.augment`.
+
+`AdaptiveAugmentation` holds p and tunes it during training (the paper's adaptive part): the
+train step adds up sign(D(x)) over the real images D sees; every `ada_interval` steps
+r_t = E[sign(D(real))] of that interval moves p by sign(r_t - target) * batch * interval /
+`ada_speed_images`, clipped to [0, 1]. D overfitting the real images pushes r_t towards 1.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import math
 
 import tensorflow as tf
 
-__all__ = ["ada_augment", "color", "geometric"]
+__all__ = ["AdaptiveAugmentation", "ada_augment", "adjusted_probability", "color", "geometric"]
 
 BRIGHTNESS_STD = 0.2
 CONTRAST_LOG2_STD = 0.5
@@ -119,3 +124,42 @@ def ada_augment(images, p, seed):
 def _power_of_two(x):
     """2 ** x: a log2-normal draw from a normal one."""
     return tf.exp(x * math.log(2.0))
+
+
+def adjusted_probability(p, r, target, batch_size: int, interval: int, speed_images: int):
+    """p after one adjustment: moved by sign(r - target) * batch * interval / speed_images
+    towards more augmentation when D overfits (r above target), clipped to [0, 1]."""
+    step = batch_size * interval / speed_images
+    return tf.clip_by_value(p + tf.sign(r - target) * step, 0.0, 1.0)
+
+
+class AdaptiveAugmentation(tf.Module):
+    """The state of ADA in a run: p, and sign(D(real)) summed over the current interval.
+
+    Its variables (`p`; `signs` and `count`, the interval's sum and number of real images;
+    `r`, the last interval's r_t) are part of the run's checkpoint, so a resumed run continues
+    with the same p and the same half-finished interval. Create it under the strategy's scope;
+    `update` runs in the step's cross-replica context.
+    """
+
+    def __init__(self, train) -> None:
+        super().__init__(name="ada")
+        self.target, self.interval = float(train.ada_target), int(train.ada_interval)
+        self.batch_size, self.speed_images = int(train.batch_size), int(train.ada_speed_images)
+        self.p, self.signs, self.count, self.r = (
+            tf.Variable(0.0, trainable=False, name=name) for name in ("p", "signs", "count", "r")
+        )
+
+    def update(self, signs, count, step) -> None:
+        """Adds one step's sum of sign(D(real)) over `count` real images; after the step that
+        ends an interval (`step`, the steps taken, a multiple of `interval`), adjusts p."""
+        total, images = self.signs + signs, self.count + count
+        done = tf.equal(tf.math.floormod(step, self.interval), 0)
+        r = total / tf.maximum(images, 1.0)
+        adjusted = adjusted_probability(
+            self.p, r, self.target, self.batch_size, self.interval, self.speed_images
+        )
+        self.p.assign(tf.where(done, adjusted, self.p))
+        self.r.assign(tf.where(done, r, self.r))
+        self.signs.assign(tf.where(done, 0.0, total))
+        self.count.assign(tf.where(done, 0.0, images))

@@ -1,7 +1,8 @@
 """The training run's checkpoints: what they hold, resuming, saving, and preemption.
 
-A checkpoint holds the step, G, D, the EMA G and both optimizers, each model also as a dict of
-its weights by path (`ylg_tf.runs.loading.model_weights`). Resuming goes through
+A checkpoint holds the step, G, D, the EMA G, both optimizers and ADA's state (when on), each
+model also as a dict of its weights by path (`ylg_tf.runs.loading.model_weights`). Resuming goes
+through
 `ylg_tf.runs.checkpoints.restore_newest`: the newest checkpoint that restores, unreadable ones
 set aside, never a silent start at step 0 while checkpoints exist.
 """
@@ -25,7 +26,7 @@ class TrainingCheckpoints:
       own_directory: where this worker saves (`directory` on the chief; saving is collective,
         so other workers save into a folder of their own).
       state: the trackables by name (`step`, `generator`, `discriminator`, `ema_generator`,
-        `g_optimizer`, `d_optimizer`).
+        `g_optimizer`, `d_optimizer`, `ada`).
       keep: checkpoints kept by the manager.
       chief: whether this worker owns the run directory (sets unreadable checkpoints aside).
       strategy: a multi-worker or TPU strategy gets TensorFlow's preemption handler.

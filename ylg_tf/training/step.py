@@ -6,6 +6,7 @@ import keras
 import ml_collections
 import tensorflow as tf
 
+from ylg_tf.training.ada import ada_augment
 from ylg_tf.training.augment import diff_augment, parse_policy
 from ylg_tf.training.ema import ema_decay, update_ema
 from ylg_tf.training.losses import discriminator_hinge_loss, generator_hinge_loss
@@ -50,7 +51,9 @@ class ReplicatedStep:
     The latents are drawn outside the compiled update because XLA's stateless sampling draws
     other values for the same seed: compiled and uncompiled runs use the same z. With
     `config.train.augment`, D sees DiffAugment of its real and fake inputs in every D and G step
-    (G's gradient passes through it), with seeds from `augmentation_seed`.
+    (G's gradient passes through it), with seeds from `augmentation_seed`; with `ada` (an
+    `AdaptiveAugmentation`, `config.train.ada_target`), the ADA pipeline at its p instead, and
+    each step's sign(D(real)) goes to `ada.update`, which tunes p.
 
     Args:
       config: the run config (`train` and `model.generator.z_dim`, `seed`).
@@ -58,11 +61,12 @@ class ReplicatedStep:
       generator, discriminator, ema_generator: the models (`ema_generator` None without EMA).
       g_optimizer, d_optimizer: from `make_optimizer`.
       step: the run's int64 step variable, incremented once per train step.
+      ada: the run's `AdaptiveAugmentation`, or None.
     """
 
     def __init__(
         self, config, strategy, generator, discriminator, ema_generator, g_optimizer, d_optimizer,
-        step,
+        step, ada=None,
     ) -> None:  # fmt: skip
         self.config, self.strategy = config, strategy
         self.generator, self.discriminator, self.ema_generator = (
@@ -71,6 +75,7 @@ class ReplicatedStep:
             ema_generator,
         )
         self.g_optimizer, self.d_optimizer, self.step = g_optimizer, d_optimizer, step
+        self.ada = ada
         self.policy = parse_policy(config.train.augment)
         # "auto" means XLA only under TPUStrategy, which compiles `strategy.run` itself.
         tpu = isinstance(strategy, tf.distribute.TPUStrategy)
@@ -101,8 +106,11 @@ class ReplicatedStep:
         ]
         return tf.stack([tf.stack(pair) for pair in seeds])
 
-    def _augment(self, images, seeds, use: int, which: int):
-        """DiffAugment of the images D sees (the identity without a policy)."""
+    def _augment(self, images, seeds, p, use: int, which: int):
+        """ADA (at probability `p`) or DiffAugment of the images D sees; the identity without
+        either."""
+        if self.ada is not None:
+            return ada_augment(images, p, seeds[use, which])
         return diff_augment(images, self.policy, seeds[use, which]) if self.policy else images
 
     @staticmethod
@@ -126,12 +134,14 @@ class ReplicatedStep:
         if local_batch is None:  # a dataset without drop_remainder
             local_batch = tf.shape(batches[0][0])[0]
         latents = tuple(self._latents(use, local_batch) for use in range(len(batches) + 1))
-        seeds = self._augmentation_seeds() if self.policy else tf.zeros([0], tf.int64)
+        augmented = self.policy or self.ada is not None
+        seeds = self._augmentation_seeds() if augmented else tf.zeros([0], tf.int64)
+        p = self.ada.p.read_value() if self.ada is not None else tf.constant(0.0)
         decay = tf.constant(0.0)
         if self.ema_generator is not None:
             train = self.config.train
             decay = ema_decay(self.step, train.ema_decay, train.ema_start)
-        return self._update_function()(batches, latents, seeds, decay)
+        return self._update_function()(batches, latents, seeds, p, decay)
 
     def _update_function(self):
         """The update to run on this replica: `_update`, or its XLA-compiled copy."""
@@ -144,23 +154,25 @@ class ReplicatedStep:
             self._compiled[replica] = tf.function(self._update, jit_compile=True)
         return self._compiled[replica]
 
-    def _update(self, batches, latents, seeds, decay):
+    def _update(self, batches, latents, seeds, p, decay):
         global_batch = self.config.train.batch_size
         G, D = self.generator, self.discriminator
+        real_signs = tf.constant(0.0)  # sum of sign(D(real)) over the D steps, for ADA
         for use, (images, labels) in enumerate(batches):
             with tf.GradientTape() as tape:
                 fake = G((latents[use], labels), training=True)
-                real_logits = D((self._augment(images, seeds, use, 0), labels), training=True)
-                fake_logits = D((self._augment(fake, seeds, use, 1), labels), training=True)
+                real_logits = D((self._augment(images, seeds, p, use, 0), labels), training=True)
+                fake_logits = D((self._augment(fake, seeds, p, use, 1), labels), training=True)
                 d_loss = tf.nn.compute_average_loss(
                     discriminator_hinge_loss(real_logits, fake_logits),
                     global_batch_size=global_batch,
                 )
                 scaled = self.d_optimizer.scale_loss(d_loss)  # identity unless float16
             self._apply(self.d_optimizer, tape, scaled, D)
+            real_signs += tf.reduce_sum(tf.sign(tf.cast(real_logits, tf.float32)))
         use = len(batches)
         with tf.GradientTape() as tape:
-            fake = self._augment(G((latents[use], labels), training=True), seeds, use, 1)
+            fake = self._augment(G((latents[use], labels), training=True), seeds, p, use, 1)
             g_logits = D((fake, labels), training=True)
             g_loss = tf.nn.compute_average_loss(
                 generator_hinge_loss(g_logits), global_batch_size=global_batch
@@ -174,6 +186,8 @@ class ReplicatedStep:
             "g_loss": g_loss,
             "d_real": tf.reduce_mean(real_logits),
             "d_fake": tf.reduce_mean(fake_logits),
+            "real_signs": real_signs,
+            "real_count": tf.cast(tf.shape(real_logits)[0] * len(batches), tf.float32),
         }
 
     @tf.function
@@ -193,5 +207,17 @@ class ReplicatedStep:
                     axis=None,
                 )
                 for name in METRICS
+            }
+            if self.ada is not None:
+                signs, count = (
+                    reduce(tf.distribute.ReduceOp.SUM, per_replica[name], axis=None)
+                    for name in ("real_signs", "real_count")
+                )
+                self.ada.update(signs, count, self.step)
+        if self.ada is not None:
+            metrics = {
+                **metrics,
+                "ada_p": self.ada.p.read_value(),
+                "ada_r": self.ada.r.read_value(),
             }
         return metrics

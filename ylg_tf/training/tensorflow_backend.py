@@ -11,6 +11,7 @@ import tensorflow as tf
 from ylg_tf.data import Source, distributed_batches
 from ylg_tf.models import build_discriminator, build_generator
 from ylg_tf.runs.validation import validate_for_strategy
+from ylg_tf.training.ada import AdaptiveAugmentation
 from ylg_tf.training.backend import TrainingBackend
 from ylg_tf.training.checkpointing import TrainingCheckpoints
 from ylg_tf.training.step import ReplicatedStep, make_optimizer
@@ -21,8 +22,9 @@ class TensorFlowBackend(TrainingBackend):
     """The run's models and step under `strategy` (from `ylg_tf.training.make_strategy`).
 
     After `build`: `step` is also the int64 `tf.Variable` `step_variable`; `train_step` is the
-    `ReplicatedStep`; `checkpoints` the `TrainingCheckpoints` (a `tf.train.Checkpoint` of the
-    step, G, D, EMA G and both optimizers, resumed from on build).
+    `ReplicatedStep`; `ada` the `AdaptiveAugmentation` under `config.train.ada_target` (else
+    None); `checkpoints` the `TrainingCheckpoints` (a `tf.train.Checkpoint` of the step, G, D,
+    EMA G, both optimizers and ADA's state, resumed from on build).
     """
 
     def __init__(self, config: ml_collections.ConfigDict, strategy) -> None:
@@ -64,6 +66,7 @@ class TensorFlowBackend(TrainingBackend):
             self.g_optimizer = make_optimizer(config, train.g_lr, self.generator, "g_optimizer")
             self.d_optimizer = make_optimizer(config, train.d_lr, self.discriminator, "d_optimizer")
             self.step_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.ada = AdaptiveAugmentation(train) if train.ada_target else None
         state = dict(
             step=self.step_variable,
             generator=self.generator,
@@ -73,12 +76,14 @@ class TensorFlowBackend(TrainingBackend):
         )
         if self.ema_generator is not None:
             state["ema_generator"] = self.ema_generator
+        if self.ada is not None:
+            state["ada"] = self.ada
         self.checkpoints = TrainingCheckpoints(
             checkpoint_dir, own_checkpoint_dir, state, train.keep_checkpoints, self.chief, strategy
         )
         self.train_step = ReplicatedStep(
             config, strategy, self.generator, self.discriminator, self.ema_generator,
-            self.g_optimizer, self.d_optimizer, self.step_variable,
+            self.g_optimizer, self.d_optimizer, self.step_variable, self.ada,
         )  # fmt: skip
 
     @property
