@@ -9,6 +9,11 @@ from ylg_tf.training.loop import TrainingLoop
 from ylg_tf.training.tensorflow_backend import TensorFlowBackend
 
 
+def _from_backend(name: str) -> property:
+    """The back end's attribute `name`, read through the trainer."""
+    return property(lambda self: getattr(self.backend, name))
+
+
 class GANTrainer(TrainingLoop):
     """Trains one G/D pair of a run config under a `tf.distribute` strategy (`TrainingLoop`).
 
@@ -25,30 +30,10 @@ class GANTrainer(TrainingLoop):
     def __init__(self, config: ml_collections.ConfigDict, strategy, workdir) -> None:
         super().__init__(config, TensorFlowBackend(config, strategy), workdir)
 
-    @property
-    def strategy(self):
-        return self.backend.strategy
-
-    @property
-    def step(self):
-        return self.backend.step_variable
-
-    @property
-    def g_optimizer(self):
-        return self.backend.g_optimizer
-
-    @property
-    def d_optimizer(self):
-        return self.backend.d_optimizer
-
-    @property
-    def train_step(self):
-        return self.backend.train_step
-
-    @property
-    def checkpoints(self):
-        return self.backend.checkpoints
-
-    @property
-    def manager(self):
-        return self.backend.checkpoints.manager
+    strategy = _from_backend("strategy")
+    step = _from_backend("step_variable")
+    g_optimizer = _from_backend("g_optimizer")
+    d_optimizer = _from_backend("d_optimizer")
+    train_step = _from_backend("train_step")
+    checkpoints = _from_backend("checkpoints")
+    manager = property(lambda self: self.backend.checkpoints.manager)
