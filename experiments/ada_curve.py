@@ -55,7 +55,10 @@ def main(argv: list[str]) -> None:
     from ylg_tf.runs.directory import RunDirectory
 
     run_dir = RunDirectory(_WORKDIR.value)
-    config = run_dir.read_config()
+    try:
+        config = run_dir.read_config()
+    except FileNotFoundError as error:
+        raise app.UsageError(str(error)) from None
     if not config.train.ada_target:
         raise app.UsageError(f"{run_dir.path} trained without ADA (config.train.ada_target=0).")
     scalars = read_scalars(str(run_dir.logs), ("ada_p", "ada_r"))
