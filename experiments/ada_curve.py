@@ -42,7 +42,7 @@ def plot(path: str, scalars: dict[str, dict[int, float]], target: float, title: 
         steps = sorted(scalars[name])
         axes.plot(steps, [scalars[name][s] for s in steps], color=colour, label=label)
     axes.axhline(target, color="tab:orange", linestyle=":", label=f"target {target:g}")
-    axes.set(xlabel="training step", ylim=(-0.05, 1.05), title=title)
+    axes.set(xlabel="training step", ylim=(-1.05, 1.05), title=title)  # r_t in [-1, 1]
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()
