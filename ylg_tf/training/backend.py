@@ -68,7 +68,8 @@ class TrainingBackend(abc.ABC):
     @abc.abstractmethod
     def train(self, batches: Iterator, steps: int) -> dict[str, float]:
         """Runs `steps` train steps (D step(s), G step, EMA update each) on `batches`; the last
-        step's `d_loss`, `g_loss`, `d_real`, `d_fake` (losses summed over the replicas)."""
+        step's `d_loss`, `g_loss`, `d_real`, `d_fake` (losses summed over the replicas), and
+        ADA's `ada_p` and `ada_r` when the run has ADA."""
 
     @abc.abstractmethod
     def loss_scale(self) -> float | None:
