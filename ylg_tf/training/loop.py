@@ -41,10 +41,10 @@ class TrainingLoop:
     Re-creating a loop on the same `workdir` resumes from its newest readable checkpoint
     (step, G, D, EMA G, both optimizers, ADA's state); the data order restarts at the resumed
     step. The chief holds the run directory's lease (`ylg_tf.runs.lock`) from construction to
-    `close()` or process exit. Everything a user can get wrong (the config, the back end's settings, the work
-    directory, the dataset) is checked before anything is written; `config.json` and `run.json`
-    are written once the models were built, and a start that fails removes the work directory
-    it created, so that it leaves nothing behind.
+    `close()` or process exit. Everything a user can get wrong (the config, the back end's
+    settings, the work directory, the dataset) is checked before anything is written;
+    `config.json` and `run.json` are written once the models were built, and a start that fails
+    removes the work directory it created, so that it leaves nothing behind.
 
     Args:
       config: a run config (`ylg_tf.runs.config.default_config()` and overrides).
