@@ -33,6 +33,7 @@ from ylg_tf.jax_engine.weights import (
 )
 from ylg_tf.models import build_discriminator, build_generator
 from ylg_tf.runs import files
+from ylg_tf.runs.config import parse_augment_policy
 from ylg_tf.training.validation import validate
 from ylg_tf.viz import image_grid
 
@@ -161,7 +162,7 @@ def train(
     TF-engine models), written every `checkpoint_every` steps and at the end; sample grids of the
     EMA generator go to `<workdir>/samples/jax_step_*.png`.
     """
-    if config.train.ada_target or config.train.augment:
+    if config.train.ada_target or parse_augment_policy(config.train.augment):
         raise ValueError(
             "The JAX engine has no augmentation of D's inputs: config.train.ada_target="
             f"{config.train.ada_target!r}, config.train.augment={config.train.augment!r}; set "

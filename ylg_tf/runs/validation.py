@@ -38,9 +38,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"config.train.mixed_precision={config.train.mixed_precision!r}; "
             f"expected one of {MIXED_PRECISION}."
         )
-    for field in ("steps", "batch_size", "d_steps", "steps_per_call", "log_every"):
+    for field in (
+        "steps", "batch_size", "d_steps", "steps_per_call", "log_every", "ada_interval",
+        "ada_speed_images",
+    ):  # fmt: skip
         value = config.train[field]
-        if not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"config.train.{field}={value!r}; expected an integer >= 1.")
     standing = config.train.ema_standing_batches
     if isinstance(standing, bool) or not isinstance(standing, int) or standing < 0:
@@ -139,10 +142,6 @@ def _validate_ada(train: ml_collections.ConfigDict) -> None:
             f"config.train.ada_target={target!r}; expected 0 (no ADA) or a target for "
             "E[sign(D(real))] in (0, 1), e.g. 0.6 (the paper's)."
         )
-    for field in ("ada_interval", "ada_speed_images"):
-        value = train[field]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"config.train.{field}={value!r}; expected an integer >= 1.")
     if target and parse_augment_policy(train.augment):
         raise ValueError(
             f"config.train.ada_target={target!r} with config.train.augment={train.augment!r}: "

@@ -2,9 +2,8 @@
 
 A checkpoint holds the step, G, D, the EMA G, both optimizers and ADA's state (when on), each
 model also as a dict of its weights by path (`ylg_tf.runs.loading.model_weights`). Resuming goes
-through
-`ylg_tf.runs.checkpoints.restore_newest`: the newest checkpoint that restores, unreadable ones
-set aside, never a silent start at step 0 while checkpoints exist.
+through `ylg_tf.runs.checkpoints.restore_newest`: the newest checkpoint that restores, unreadable
+ones set aside, never a silent start at step 0 while checkpoints exist.
 """
 
 from __future__ import annotations
