@@ -42,14 +42,12 @@ def read_scores(workdir: str) -> dict[int, dict]:
 
 
 def table_rows(label: str, scores: dict[int, dict]) -> list[str]:
-    """Markdown rows `| label | step | FID | IS | KID | judge | precision | recall | intra-FID |`,
-    KID times 1000 as tuning.md gives it."""
+    """Markdown rows: `| label | step | FID | IS | KID | judge | precision | recall | intra-FID |`
+    (tuning.md's columns)."""
 
     def cell(name: str, value) -> str:
         if value is None:
             return "-"
-        if name == "kid":
-            return f"{1000 * value:.1f}"
         return (
             f"{value:.3f}" if name in ("judge_accuracy", "precision", "recall") else f"{value:.1f}"
         )

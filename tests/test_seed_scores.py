@@ -18,7 +18,7 @@ def _scores(step, fid, recall, precision=0.95, judge=0.99):
         "step": step,
         "fid": fid,
         "is": 9.5,
-        "kid": 0.0123,
+        "kid": 12.34,
         "judge_accuracy": judge,
         "precision": precision,
         "recall": recall,
