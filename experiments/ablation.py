@@ -26,7 +26,6 @@ report refuses runs whose score files differ in it.
 from __future__ import annotations
 
 import csv
-import json
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from absl import app, flags
 from ylg_tf.evaluation.protocols import check_same_protocol, describe_protocol
 from ylg_tf.models.architecture import generator_plan
 from ylg_tf.runs.config import import_file
+from ylg_tf.runs.directory import RunDirectory
 
 CONFIG_FILE = Path(__file__).resolve().parent / "configs" / "ablation.py"
 
@@ -131,12 +131,6 @@ def train(arm: str, seed: int, root: Path, budget: dict) -> float:
     return time.monotonic() - start
 
 
-def read_evals(workdir: Path) -> list[dict]:
-    """Every `eval/step_*.json` of a run (untruncated, EMA), ordered by step."""
-    paths = sorted((workdir / "eval").glob("step_???????.json"))
-    return [json.loads(path.read_text()) for path in paths]
-
-
 #: Checkpoint slots whose attention gammas the reports show, with their column names.
 GAMMA_SLOTS = {"ema_generator": "g_gamma", "discriminator": "d_gamma"}
 #: The zero-initialized scalar that lets an attention layer's output into the residual stream.
@@ -180,7 +174,8 @@ def summarize(root: Path, arms: list[str], seeds: int, steps: int) -> dict[str, 
     for arm in arms:
         runs, finished, gammas = [], [], []
         for seed in range(seeds):
-            evals = [e for e in read_evals(run_dir(root, arm, seed)) if e["step"] <= steps]
+            scores = RunDirectory(run_dir(root, arm, seed)).training_scores()
+            evals = [e for e in scores if e["step"] <= steps]
             if evals and evals[-1]["step"] == steps:
                 runs.append(evals)
                 finished.append(seed)
@@ -373,7 +368,7 @@ def write_runs_csv(path: Path, root: Path, arms: list[str], seeds: int) -> None:
         for arm in arms:
             for seed in range(seeds):
                 workdir = run_dir(root, arm, seed)
-                for e in read_evals(workdir):
+                for e in RunDirectory(workdir).training_scores():
                     gammas = attention_gammas(workdir, e["step"]).values()
                     scores = ["" if e.get(name) is None else e[name] for name in columns]
                     protocol = (e.get("protocol") or {}).get("name", "")
@@ -442,7 +437,7 @@ def run_all(todo: list[tuple[str, int]], root: Path, budget: dict, parallel: int
         except RuntimeError as error:
             print(f"[{k}/{len(todo)}] {arm} seed {seed}: FAILED", flush=True)
             return str(error)
-        last = read_evals(run_dir(root, arm, seed))[-1]
+        last = RunDirectory(run_dir(root, arm, seed)).training_scores()[-1]
         print(
             f"[{k}/{len(todo)}] {arm} seed {seed}: {seconds:.0f} s, FID {last['fid']:.1f}, "
             f"IS {last['is']:.2f}",

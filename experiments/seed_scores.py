@@ -12,7 +12,6 @@ hides whether a run collapsed or is still spreading out.
 from __future__ import annotations
 
 import math
-import re
 import statistics
 
 from absl import app, flags
@@ -22,23 +21,14 @@ _FIGURE = flags.DEFINE_string("figure", None, "A PNG of recall against precision
 
 #: The main job's targets (median over seeds unless named): a diverse job, as well as a right one.
 TARGETS = {"recall": 0.6, "worst recall": 0.45, "precision": 0.9, "judge": 0.98, "fid": 20.0}
-_STEP_FILE = re.compile(r"step_(\d{7})\.json$")  # training's own scores, not ylg-eval variants
 _COLUMNS = ("fid", "is", "kid", "judge_accuracy", "precision", "recall", "intra_fid")
 
 
 def read_scores(workdir: str) -> dict[int, dict]:
     """`{step: scores}` of the evaluations training wrote to the run `workdir`."""
-    import tensorflow as tf
-
-    from ylg_tf.runs import files
     from ylg_tf.runs.directory import RunDirectory
 
-    scores = {}
-    for path in tf.io.gfile.glob(files.join(RunDirectory(workdir).eval, "step_*.json")):
-        match = _STEP_FILE.search(str(path))
-        if match:
-            scores[int(match.group(1))] = files.read_json(path)
-    return scores
+    return {scores["step"]: scores for scores in RunDirectory(workdir).training_scores()}
 
 
 def table_rows(label: str, scores: dict[int, dict]) -> list[str]:

@@ -92,6 +92,12 @@ class RunDirectory:
         """The evaluation JSON of the checkpoint at `step` (`suffix` names a variant)."""
         return self.join("eval", f"step_{step:07d}{suffix}.json")
 
+    def training_scores(self) -> list[dict]:
+        """Every evaluation training wrote (`eval/step_<step>.json`; not the variants `ylg-eval`
+        names by their settings), ordered by step."""
+        paths = files.glob(self.join("eval", f"step_{'?' * 7}.json"))
+        return [files.read_json(path) for path in paths]
+
     def export(self, step: int):
         return self.join("export", str(step))
 

@@ -24,6 +24,7 @@ __all__ = [
     "atomic_directory",
     "check_directory",
     "exists",
+    "glob",
     "is_url",
     "join",
     "load_npz",
@@ -63,6 +64,11 @@ def parent(path: str | os.PathLike) -> str:
 
 def exists(path: str | os.PathLike) -> bool:
     return tf.io.gfile.exists(os.fspath(path))
+
+
+def glob(pattern: str | os.PathLike) -> list[str]:
+    """The paths matching `pattern` (`*`, `?`), sorted."""
+    return sorted(tf.io.gfile.glob(os.fspath(pattern)))
 
 
 def makedirs(path: str | os.PathLike) -> str:
