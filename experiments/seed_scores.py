@@ -16,7 +16,10 @@ import statistics
 
 from absl import app, flags
 
-_RUNS = flags.DEFINE_multi_string("run", None, "A run directory (repeat the flag).", required=True)
+# Not `required=True`: that registers a validator on absl's global flags, which then fails any
+# other script's flag parsing in a process that imported this one (pytest imports every test
+# module, tests/test_seed_scores.py this file); `main` asks for it instead.
+_RUNS = flags.DEFINE_multi_string("run", None, "A run directory (repeat the flag).")
 _FIGURE = flags.DEFINE_string("figure", None, "A PNG of recall against precision to write.")
 
 #: The main job's targets (median over seeds unless named): a diverse job, as well as a right one.
@@ -100,6 +103,8 @@ def plot(path: str, runs: dict[str, dict[int, dict]]) -> None:
 
 def main(argv: list[str]) -> None:
     del argv
+    if not _RUNS.value:
+        raise app.UsageError("--run is required: a run directory (repeat it for several runs).")
     runs = {}
     for workdir in _RUNS.value:
         scores = {

@@ -94,3 +94,8 @@ def test_a_run_without_scores_is_refused_by_name(tmp_path, capsys):
 def test_a_score_no_run_has_is_nan():
     last = {"a": {**_scores(2000, 25.0, 0.3), "judge_accuracy": None}}
     assert math.isnan(script.summary(last)["judge"])
+
+
+def test_without_a_run_main_asks_for_one(capsys):
+    with pytest.raises(app.UsageError, match="--run is required"):
+        _main(capsys)
