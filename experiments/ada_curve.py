@@ -17,18 +17,20 @@ _LABEL = flags.DEFINE_string("label", "", "A title; default: the run directory."
 
 
 def read_scalars(logs: str, names: tuple[str, ...]) -> dict[str, dict[int, float]]:
-    """`{name: {step: value}}` of the scalar summaries `names` in the event files of `logs` (a
-    later event of a step, e.g. after a resume, replaces an earlier one)."""
+    """`{name: {step: value}}` of the scalar summaries `names` in the event files of `logs`, read
+    by TensorBoard's own reader (a later event of a step, e.g. after a resume, replaces an earlier
+    one)."""
     import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    values: dict[str, dict[int, float]] = {name: {} for name in names}
-    for path in sorted(tf.io.gfile.glob(f"{logs}/events.out.tfevents.*")):
-        for record in tf.data.TFRecordDataset(path):
-            event = tf.compat.v1.Event.FromString(record.numpy())
-            for value in event.summary.value:
-                if value.tag in values:
-                    values[value.tag][event.step] = float(tf.make_ndarray(value.tensor))
-    return values
+    events = EventAccumulator(logs, size_guidance={"tensors": 0}).Reload()
+    tags = set(events.Tags()["tensors"])
+    return {
+        name: {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(name)}
+        if name in tags
+        else {}
+        for name in names
+    }
 
 
 def plot(path: str, scalars: dict[str, dict[int, float]], target: float, title: str) -> None:
