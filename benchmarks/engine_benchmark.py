@@ -4,8 +4,9 @@
       [--channels=32]
 
 Keras fixes its backend at import, so each engine runs in its own subprocess (this script with
-`--engine`). Both train the digits config from scratch with the EMA generator; the first steps
-(tracing and compilation) are not timed. CPU timings are noisy: compare engines within one run.
+`--engine`). Both run the training loop on the digits config from scratch with the EMA generator;
+the first steps (tracing and compilation) are not timed. CPU timings are noisy: compare engines
+within one run.
 """
 
 from __future__ import annotations
@@ -38,20 +39,24 @@ def benchmark_config():
     return config
 
 
-def tf_images_per_second(workdir: str) -> float:
-    from ylg_tf.training import GANTrainer, make_strategy
+def images_per_second(workdir: str) -> float:
+    """The training loop over this process's engine: a few untimed steps (tracing and
+    compilation), then `--steps` timed ones."""
+    if _ENGINE.value == "tf":
+        from ylg_tf.training import GANTrainer, make_strategy
 
-    trainer = GANTrainer(benchmark_config(), make_strategy("default"), workdir)
-    trainer.train(steps=3)  # tracing and the first steps
-    start = time.perf_counter()
-    trainer.train(steps=_STEPS.value)
-    return _STEPS.value * _BATCH.value / (time.perf_counter() - start)
+        loop = GANTrainer(benchmark_config(), make_strategy("default"), workdir)
+    else:
+        from ylg_tf.jax_engine import jax_loop
 
-
-def jax_images_per_second(workdir: str) -> float:
-    from ylg_tf.jax_engine import train
-
-    return train(benchmark_config(), workdir, steps=_STEPS.value + 1)["images_per_second"]
+        loop = jax_loop(benchmark_config(), workdir)
+    try:
+        loop.train(steps=3)
+        start = time.perf_counter()
+        loop.train(steps=_STEPS.value)
+        return _STEPS.value * _BATCH.value / (time.perf_counter() - start)
+    finally:
+        loop.close()
 
 
 def run_engine(engine: str) -> float:
@@ -73,9 +78,8 @@ def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
     if _ENGINE.value:
-        timer = tf_images_per_second if _ENGINE.value == "tf" else jax_images_per_second
         with tempfile.TemporaryDirectory() as workdir:
-            print(json.dumps({"images_per_second": timer(workdir)}))
+            print(json.dumps({"images_per_second": images_per_second(workdir)}))
         return
     rates = {engine: run_engine(engine) for engine in ("tf", "jax")}
     print(

@@ -1,5 +1,6 @@
 """`ylg-train --engine=jax`: refused with a short message on the TensorFlow backend, and (slow) a
-two-step run under `KERAS_BACKEND=jax` that leaves a weight file either engine loads."""
+two-step run under `KERAS_BACKEND=jax` through the training loop: progress lines, a sample grid,
+and a weight file either engine loads, in the run directory's own folders."""
 
 import os
 import subprocess
@@ -32,7 +33,7 @@ def test_jax_engine_needs_the_jax_backend(tmp_path):
 def test_jax_engine_trains_through_the_binary(tmp_path):
     result = _train(tmp_path, "jax")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Last step: " in result.stdout and "d_loss " in result.stdout
-    assert sorted(p.name for p in (tmp_path / "run" / "jax_checkpoints").iterdir())[-1].endswith(
-        ".npz"
-    )
+    assert "step_0000002.npz)" in result.stdout and "d_loss" in result.stderr
+    run = tmp_path / "run"
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step_0000002.npz"]
+    assert (run / "samples" / "step_0000002.png").exists() and (run / "config.json").exists()

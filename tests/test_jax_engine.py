@@ -32,6 +32,9 @@ def tiny_config(**train):
     config.train.ema_start = 1  # step 0 copies G, step 1 averages: both EMA branches run
     config.train.log_every = config.train.sample_every = 100
     config.train.checkpoint_every = 1
+    # The EMA G's checkpoints hold its averaged weights and G's statistics as the step left them
+    # (standing statistics re-estimate them; the binary's test runs them under JAX).
+    config.train.ema_standing_batches = 0
     config.train.update(train)
     return config
 
@@ -91,12 +94,13 @@ def _jax_forward(out: Path) -> dict:
 
 
 def _jax_train(out: Path) -> dict:
-    """The initial weights, then 2 steps on one device and on two, as checkpoints."""
+    """The initial weights, then 2 steps on one device and on two, as checkpoints; then one more
+    step on one device, resumed."""
     import jax
     import keras
 
     from ylg_tf.jax_engine import save_models, train
-    from ylg_tf.jax_engine.engine import build_models
+    from ylg_tf.jax_engine.backend import build_models
 
     config = tiny_config()
     keras.utils.set_random_seed(config.seed)  # as `train` does before it builds the models
@@ -106,7 +110,10 @@ def _jax_train(out: Path) -> dict:
     assert len(devices) == 2
     one = train(config, str(out / "one"), devices=devices[:1])
     two = train(config, str(out / "two"), devices=devices)
-    return {"one": one, "two": two}
+    # Resuming "one" for a third step past a newer checkpoint that does not read.
+    (out / "one" / "checkpoints" / "step_0000009.npz").write_bytes(b"cut short")
+    resumed = train(tiny_config(steps=3), str(out / "one"), devices=devices[:1])
+    return {"one": one, "two": two, "resumed": resumed}
 
 
 def _model_inputs(config):
@@ -191,18 +198,19 @@ def test_two_device_steps_match_one_device_and_the_tf_engine(tmp_path):
     from ylg_tf.training import GANTrainer, make_strategy
 
     metrics = run_jax("train", tmp_path)
-    losses = {
-        run: {k: v for k, v in m.items() if k != "images_per_second"} for run, m in metrics.items()
-    }
-    for run in losses.values():
+    for run in metrics.values():
         assert len(run) == 4 and all(np.isfinite(list(run.values()))), metrics
-    assert losses["one"] == pytest.approx(losses["two"], rel=1e-4, abs=1e-5)
+    assert metrics["one"] == pytest.approx(metrics["two"], rel=1e-4, abs=1e-5)
+    # The resumed run set the unreadable file aside, went on from step 2 and kept 3 files.
+    checkpoints = tmp_path / "one" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("*.npz")) == [
+        f"step_000000{s}.npz" for s in (1, 2, 3)
+    ]
+    assert [p.name for p in (checkpoints / "unreadable").iterdir()] == ["step_0000009.npz"]
+    assert int(read_npz(str(checkpoints / "step_0000003.npz"))["step"]) == 3
     config = tiny_config()
     one, two = (
-        {
-            s: read_npz(str(tmp_path / run / "jax_checkpoints" / f"step_000000{s}.npz"))
-            for s in (1, 2)
-        }
+        {s: read_npz(str(tmp_path / run / "checkpoints" / f"step_000000{s}.npz")) for s in (1, 2)}
         for run in ("one", "two")
     )
     weights = [k for k in one[2] if k.startswith(("G/", "D/", "G_ema/"))]
@@ -229,9 +237,7 @@ def test_two_device_steps_match_one_device_and_the_tf_engine(tmp_path):
 
     # The TF engine from the same weights, data order and latents, one step.
     assert keras.backend.backend() == "tensorflow"
-    # Without EMA standing statistics, which the JAX engine does not run (they re-estimate the
-    # EMA G's batch-norm statistics and power-iteration vectors).
-    config = tiny_config(steps=1, ema_standing_batches=0)
+    config = tiny_config(steps=1)
     trainer = GANTrainer(config, make_strategy("default"), tmp_path / "tf")
     load_models(str(tmp_path / "initial.npz"), trainer.generator, trainer.discriminator)
     trainer.ema_generator.set_weights(trainer.generator.get_weights())

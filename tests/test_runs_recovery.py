@@ -7,7 +7,13 @@ import pytest
 import tensorflow as tf
 from shared_runs import copy_run, live_weights, tiny_config
 
-from ylg_tf.runs.checkpoints import CheckpointError, checkpoint_steps
+from ylg_tf.runs.checkpoints import (
+    NPZ_CHECKPOINTS,
+    TF_CHECKPOINTS,
+    CheckpointError,
+    check_engine,
+    checkpoint_steps,
+)
 from ylg_tf.runs.loading import load_run, model_weights
 from ylg_tf.training import GANTrainer, make_strategy
 
@@ -88,6 +94,29 @@ def test_no_restorable_checkpoint_refuses_with_the_list(shared_tiny_run, tmp_pat
     with pytest.raises(CheckpointError, match="ckpt-2"):
         load_run(workdir)
     assert checkpoint_steps(workdir / "checkpoints") == [1, 2]  # nothing moved: no restart
+
+
+def test_the_other_engines_checkpoints_are_refused_by_name(shared_tiny_run, tmp_path):
+    """A TF run's folder given to the JAX engine, and one holding the JAX engine's `.npz` given
+    to the TF engine (or to `load_run`): refused, naming the engine to go on with."""
+    workdir = copy_run(shared_tiny_run, tmp_path / "run")
+    checkpoints = workdir / "checkpoints"
+    with pytest.raises(CheckpointError, match=r"TensorFlow engine \(ckpt-2\).*--engine=tf"):
+        check_engine(checkpoints, NPZ_CHECKPOINTS)
+    check_engine(checkpoints, TF_CHECKPOINTS)  # its own
+    for name in list(checkpoints.iterdir()):
+        if name.name.startswith("ckpt-"):
+            name.unlink()
+    (checkpoints / "step_0000005.npz").write_bytes(b"a JAX run's state")
+    assert checkpoint_steps(checkpoints, NPZ_CHECKPOINTS) == [5] and not checkpoint_steps(
+        checkpoints
+    )
+    message = r"holds checkpoints of the JAX engine \(step_0000005.npz\).*--engine=jax"
+    with pytest.raises(CheckpointError, match=message):
+        resumed_step(workdir)  # not a start at step 0 beside them
+    with pytest.raises(CheckpointError, match=message):
+        load_run(workdir)
+    assert (checkpoints / "step_0000005.npz").exists()
 
 
 def test_leftover_temp_folders_are_removed_at_start(shared_tiny_run, tmp_path, caplog):

@@ -71,3 +71,12 @@ def test_gan_trainer_is_the_loop_over_the_tensorflow_backend():
         "save", "latest_checkpoint", "saved", "saves_on_preemption",
     }  # fmt: skip
     assert not TensorFlowBackend.__abstractmethods__  # implements every one
+
+
+def test_the_jax_engine_is_the_loop_over_the_jax_backend():
+    from ylg_tf.jax_engine.backend import JaxBackend
+
+    assert issubclass(JaxBackend, TrainingBackend) and not JaxBackend.__abstractmethods__
+    closure = code_closure("ylg_tf.jax_engine.backend")
+    assert not closure & TENSORFLOW_ONLY, sorted(closure & TENSORFLOW_ONLY)
+    assert "ylg_tf.training.loop" in code_closure("ylg_tf.jax_engine")

@@ -49,12 +49,8 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     if _CONFIG.value is None:
         raise app.UsageError("--config is required, e.g. experiments/configs/ylg_digits32.py")
-    if _ENGINE.value == "jax":
-        _train_with_jax()
-        return
-    strategy = make_strategy(_STRATEGY.value, tpu=_TPU.value, cpu_replicas=_CPU_REPLICAS.value)
     try:  # checks everything a user can get wrong before it writes anything
-        trainer = GANTrainer(_CONFIG.value, strategy, _WORKDIR.value)
+        trainer = _jax_trainer() if _ENGINE.value == "jax" else _tf_trainer()
     except RunLockedError as error:
         cli_app.fail(str(error))
     _log_config(trainer.run_dir.config_file)
@@ -73,6 +69,28 @@ def main(argv: list[str]) -> None:
     print(f"TensorBoard: tensorboard --logdir {run_dir.logs}")
 
 
+def _tf_trainer() -> GANTrainer:
+    strategy = make_strategy(_STRATEGY.value, tpu=_TPU.value, cpu_replicas=_CPU_REPLICAS.value)
+    return GANTrainer(_CONFIG.value, strategy, _WORKDIR.value)
+
+
+def _jax_trainer():
+    if keras.backend.backend() != "jax":
+        cli_app.fail(
+            f"--engine=jax needs Keras's JAX backend, but Keras runs on {keras.backend.backend()!r}"
+            ": run it as KERAS_BACKEND=jax ylg-train ... --engine=jax.",
+            2,
+        )
+    given = [f"--{f.name}" for f in (_STRATEGY, _TPU, _CPU_REPLICAS) if f.present]
+    if given:
+        cli_app.fail(
+            f"{', '.join(given)}: tf.distribute's flags; --engine=jax runs over every JAX device "
+            "(JAX's own settings choose them).",
+            2,
+        )
+    return jax_engine.jax_loop(_CONFIG.value, _WORKDIR.value)
+
+
 def _log_config(saved=None) -> None:
     """The config file and the overrides given to it (the whole config with --show_config);
     `saved`: where the run keeps the whole config."""
@@ -86,21 +104,6 @@ def _log_config(saved=None) -> None:
         config_flags.get_config_filename(flags.FLAGS["config"]),
         f" with {given}" if given else "",
         f"{saved}, or " if saved else "",
-    )
-
-
-def _train_with_jax() -> None:
-    if keras.backend.backend() != "jax":
-        cli_app.fail(
-            f"--engine=jax needs Keras's JAX backend, but Keras runs on {keras.backend.backend()!r}"
-            ": run it as KERAS_BACKEND=jax ylg-train ... --engine=jax.",
-            2,
-        )
-    _log_config()
-    metrics = jax_engine.train(_CONFIG.value, _WORKDIR.value)
-    print("Last step: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
-    print(
-        f"Checkpoints: {_WORKDIR.value}/jax_checkpoints (TF engine: ylg_tf.jax_engine.load_models)"
     )
 
 

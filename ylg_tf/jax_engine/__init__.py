@@ -1,7 +1,8 @@
-"""A second training engine: the same models, data and losses under Keras's JAX backend.
+"""The second back end: the same training loop, models, data and losses under Keras's JAX backend.
 
-`train(config, workdir)` needs `KERAS_BACKEND=jax` before Keras is imported (for TPU VMs and GPUs
-through JAX; tf.distribute stays the default engine). Its checkpoints are weight files
+`train(config, workdir)` runs `ylg_tf.training.loop.TrainingLoop` over `JaxBackend`
+(`ylg_tf.jax_engine.backend`) and needs `KERAS_BACKEND=jax` before Keras is imported (for TPU VMs
+and GPUs through JAX; tf.distribute stays the default engine). Its checkpoints are weight files
 (`ylg_tf.jax_engine.weights`) that either engine's models load. Importing this package does not
 import JAX, so that TensorFlow-engine code can read and write those files.
 """
@@ -9,11 +10,23 @@ import JAX, so that TensorFlow-engine code can read and write those files.
 from ylg_tf.jax_engine.weights import load_models, read_npz, save_models, write_npz
 
 
-def train(config, workdir: str, steps: int | None = None, devices: list | None = None):
-    """`ylg_tf.jax_engine.engine.train` (imported on use: it needs JAX)."""
-    from ylg_tf.jax_engine.engine import train as train_with_jax
+def jax_loop(config, workdir, devices: list | None = None):
+    """A `TrainingLoop` of `config` in `workdir` over `JaxBackend` on `devices` (default: all);
+    the run directory stays leased until its `close()`."""
+    from ylg_tf.jax_engine.backend import JaxBackend
+    from ylg_tf.training.loop import TrainingLoop
 
-    return train_with_jax(config, workdir, steps, devices)
+    return TrainingLoop(config, JaxBackend(config, devices), workdir)
 
 
-__all__ = ["load_models", "read_npz", "save_models", "train", "write_npz"]
+def train(config, workdir, steps: int | None = None, devices: list | None = None):
+    """Trains until `config.train.steps` (or `steps` more) under the JAX back end; returns the
+    last step's metrics. Resumes from the newest `.npz` in `<workdir>/checkpoints/`."""
+    loop = jax_loop(config, workdir, devices)
+    try:
+        return loop.train(steps)
+    finally:
+        loop.close()
+
+
+__all__ = ["jax_loop", "load_models", "read_npz", "save_models", "train", "write_npz"]
