@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-from shared_runs import REFERENCE_LABELS, REFERENCE_Z, live_weights
+from shared_runs import REFERENCE_LABELS, REFERENCE_Z, copy_run, live_weights
 
 from ylg_tf.runs.loading import load_run, model_weights
 
@@ -55,3 +55,30 @@ def test_load_run_errors_name_the_problem(tiny_run, tmp_path):
         (other / "checkpoints" / path.name).write_bytes(path.read_bytes())
     with pytest.raises(ValueError, match="does not fit the generator"):
         load_run(other)
+
+
+def test_load_run_reads_a_jax_engine_run(shared_tiny_run, tiny_live, tmp_path):
+    """A run directory whose checkpoints are the JAX engine's `.npz` files (here written from the
+    shared run's live weights, in the engine-neutral format the JAX tests prove): `load_run` and
+    the inversion's D loader read them, and an absent step is named in that format."""
+    from ylg_tf.inversion.runs import load_models
+    from ylg_tf.runs import files
+
+    workdir = copy_run(shared_tiny_run, tmp_path / "run")
+    for path in (workdir / "checkpoints").iterdir():
+        path.unlink()
+    arrays = {"step": np.asarray(2, np.int64)}
+    for role, slot in (("G", "generator"), ("D", "discriminator"), ("G_ema", "ema_generator")):
+        arrays.update({f"{role}/{k}": v for k, v in live_weights(tiny_live, slot).items()})
+    files.save_npz(workdir / "checkpoints" / "step_0000002.npz", **arrays)
+    run, discriminator = load_models(workdir)
+    assert (run.step, run.ema) == (2, True) and run.checkpoint.endswith("step_0000002.npz")
+    inputs = (REFERENCE_Z, REFERENCE_LABELS)
+    np.testing.assert_array_equal(run.generator(inputs, training=False), tiny_live["ema_output"])
+    raw = load_run(workdir, use_ema=False)
+    np.testing.assert_array_equal(raw.generator(inputs, training=False), tiny_live["raw_output"])
+    saved_d = live_weights(tiny_live, "discriminator")
+    for path, weight in model_weights(discriminator).items():
+        np.testing.assert_array_equal(weight, saved_d[path], err_msg=path)
+    with pytest.raises(FileNotFoundError, match=r"No checkpoint step_0000001.npz .*step_0000002"):
+        load_run(workdir, step=1)

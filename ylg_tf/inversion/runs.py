@@ -15,6 +15,7 @@ from ylg_tf.inversion.driver import InversionResult, invert
 from ylg_tf.inversion.losses import check_method
 from ylg_tf.inversion.outputs import write_inversion
 from ylg_tf.inversion.targets import check_labels, load_target
+from ylg_tf.jax_engine.weights import assign_model, read_npz
 from ylg_tf.models import build_discriminator
 from ylg_tf.runs import files
 from ylg_tf.runs.directory import RunDirectory
@@ -28,6 +29,9 @@ def load_discriminator(run: Run):
     """Rebuilds the run's discriminator and restores it from the checkpoint of `run`."""
     with float32_models():
         discriminator = build_discriminator(run.config, run.info.num_classes)
+    if run.checkpoint.endswith(".npz"):  # a JAX-engine run
+        assign_model(discriminator, read_npz(run.checkpoint), "D")
+        return discriminator
     restore = tf.train.Checkpoint(discriminator_weights=model_weights(discriminator))
     status = restore.restore(run.checkpoint)
     status.expect_partial()  # G, EMA G and the optimizers stay unread

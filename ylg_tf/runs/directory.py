@@ -4,7 +4,8 @@
 <workdir>/config.json            the resolved config, with its format `version`
 <workdir>/run.json               dataset facts: classes, class names and their label ids, size
 <workdir>/lock.json              the lease of the training process that holds the run
-<workdir>/checkpoints/           ckpt-<step>.{index,data-*}, the `checkpoint` state file;
+<workdir>/checkpoints/           ckpt-<step>.{index,data-*}, the `checkpoint` state file
+                                 (the JAX engine: step_<step>.npz);
                     unreadable/  checkpoints that failed to restore, kept for inspection
 <workdir>/logs/                  TensorBoard events
 <workdir>/samples/               step_<step>.png grids (training), ylg-sample grids

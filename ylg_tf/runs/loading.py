@@ -2,7 +2,8 @@
 inversion use.
 
 `load_run` rebuilds the generator from the run's `config.json` and `run.json` and restores it
-from a checkpoint: the EMA generator when the run kept one, the raw one otherwise. Nothing else
+from a checkpoint of either engine (the TF engine's `ckpt-<step>`, the JAX engine's
+`step_<step>.npz`): the EMA generator when the run kept one, the raw one otherwise. Nothing else
 of the checkpoint (D, optimizers) is read. Without `step`, the newest checkpoint that restores is
 used, with a one-line warning for each newer one that does not (`ylg_tf.runs.checkpoints`).
 """
@@ -17,8 +18,14 @@ import tensorflow as tf
 from absl import logging
 
 from ylg_tf.data import DatasetInfo
+from ylg_tf.jax_engine.weights import assign_model, read_npz
 from ylg_tf.models import Generator, build_generator
-from ylg_tf.runs.checkpoints import restore_newest
+from ylg_tf.runs.checkpoints import (
+    NPZ_CHECKPOINTS,
+    TF_CHECKPOINTS,
+    checkpoint_steps,
+    restore_newest,
+)
 from ylg_tf.runs.directory import RunDirectory
 
 __all__ = ["Run", "float32_models", "load_run", "model_weights"]
@@ -35,7 +42,7 @@ class Run:
       step: the training step of the restored checkpoint.
       info: the dataset's `DatasetInfo` (`num_classes`, `class_names`, ...).
       ema: whether `generator` holds the EMA weights.
-      checkpoint: path of the restored checkpoint.
+      checkpoint: path of the restored checkpoint (a `.npz` file for a JAX-engine run).
       directory: the `RunDirectory` (every path of the run).
     """
 
@@ -83,7 +90,7 @@ def load_run(workdir, *, step: int | None = None, use_ema: bool = True) -> Run:
     Args:
       workdir: the run directory (a path, a URL such as `gs://bucket/runs/a`, or a
         `RunDirectory`).
-      step: the checkpoint `ckpt-<step>` to restore; None for the newest that restores.
+      step: the checkpoint of this step to restore; None for the newest that restores.
       use_ema: restore the EMA generator when the checkpoint has one (the raw one otherwise).
 
     Raises:
@@ -112,7 +119,21 @@ def load_run(workdir, *, step: int | None = None, use_ema: bool = True) -> Run:
         status.assert_existing_objects_matched()
         built.update(generator=generator, ema=ema, step=int(step_variable.numpy()))
 
-    restored = restore_newest(restore, directory.checkpoints, step=step)
+    def restore_npz(path: str) -> None:
+        arrays = read_npz(path)
+        ema = use_ema and any(name.startswith("G_ema/") for name in arrays)
+        with float32_models():
+            generator = build_generator(config, info.num_classes, name="G_ema" if ema else "G")
+        assign_model(generator, arrays, "G_ema" if ema else "G")
+        built.update(generator=generator, ema=ema, step=int(arrays["step"]))
+
+    jax_run = bool(checkpoint_steps(directory.checkpoints, NPZ_CHECKPOINTS))
+    restored = restore_newest(
+        restore_npz if jax_run else restore,
+        directory.checkpoints,
+        step=step,
+        form=NPZ_CHECKPOINTS if jax_run else TF_CHECKPOINTS,
+    )
     if restored is None:
         raise FileNotFoundError(
             f"{directory.checkpoints} holds no checkpoint; train the run first."
