@@ -1,7 +1,9 @@
 """`ylg-train --engine=jax`: refused with a short message on the TensorFlow backend, and (slow) a
 two-step run under `KERAS_BACKEND=jax` through the training loop: progress lines, a sample grid,
-and a weight file in the run directory's own folders, which `load_run` reads under TensorFlow."""
+scores and a weight file in the run directory's own folders, which `load_run` and the evaluator
+read under TensorFlow."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 from test_cpu_replicas import OVERRIDES, YLG_TRAIN
 
+from ylg_tf.evaluation.runs import evaluate_run
 from ylg_tf.runs.checkpoints import CheckpointError
 from ylg_tf.runs.loading import load_run
 from ylg_tf.training import GANTrainer, make_strategy
@@ -19,10 +22,11 @@ CONFIG = "--config=experiments/configs/ylg_digits32.py"
 TINY = [flag for flag in OVERRIDES if "ema_decay" not in flag]  # the JAX engine keeps its EMA G
 
 
-def _train(tmp_path, backend):
+def _train(tmp_path, backend, *flags):
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env.update(KERAS_BACKEND=backend, XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    command = [str(YLG_TRAIN), CONFIG, *TINY, f"--workdir={tmp_path / 'run'}", "--engine=jax"]
+    command = [str(YLG_TRAIN), CONFIG, *TINY, *flags, f"--workdir={tmp_path / 'run'}"]
+    command.append("--engine=jax")
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -35,8 +39,9 @@ def test_jax_engine_needs_the_jax_backend(tmp_path):
 
 
 @pytest.mark.slow
-def test_jax_engine_trains_through_the_binary(tmp_path):
-    result = _train(tmp_path, "jax")
+def test_jax_engine_trains_through_the_binary(tmp_path, digits_cache):
+    evaluation = ["--config.eval.every=2", "--config.eval.num_samples=12"]
+    result = _train(tmp_path, "jax", *evaluation, f"--config.eval.cache_dir={digits_cache}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "step_0000002.npz)" in result.stdout and "d_loss" in result.stderr
     run = tmp_path / "run"
@@ -51,3 +56,9 @@ def test_jax_engine_trains_through_the_binary(tmp_path):
     assert images.shape == (2, 32, 32, 3) and np.isfinite(images).all() and images.std() > 0
     with pytest.raises(CheckpointError, match="JAX engine .*--engine=jax"):
         GANTrainer(loaded.config, make_strategy("default"), run)
+    # Scores written during training under JAX are those of the TF evaluator on its weights.
+    scores = json.loads((run / "eval" / "step_0000002.json").read_text())
+    _, again = evaluate_run(run)
+    assert scores["num_generated"] == again["num_generated"] == 12
+    for name in ("fid", "is", "kid", "precision", "density", "coverage", "judge_accuracy"):
+        assert np.isfinite(scores[name]) and scores[name] == pytest.approx(again[name], rel=1e-3)

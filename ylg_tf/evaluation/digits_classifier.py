@@ -149,8 +149,12 @@ def digits_classifier(
     model = keras.models.load_model(model_path, compile=False)
 
     def fn(images):
-        logits, features = model(images, training=False)
-        return logits, features
+        if keras.backend.backend() == "tensorflow":
+            logits, features = model(images, training=False)
+            return logits, features
+        # Another Keras backend (the JAX engine's evaluation): the model runs outside the
+        # classifier's tf.function, on the NumPy values of its input.
+        return tf.numpy_function(_numpy_outputs(model), [images], [tf.float32, tf.float32])
 
     classifier = Classifier(
         "digits",
@@ -162,6 +166,13 @@ def digits_classifier(
     )
     classifier.model, classifier.info = model, info
     return classifier
+
+
+def _numpy_outputs(model: keras.Model):
+    def outputs(images: np.ndarray) -> list[np.ndarray]:
+        return [keras.ops.convert_to_numpy(o).astype(np.float32) for o in model(images)]
+
+    return outputs
 
 
 def _fingerprint(path: str) -> str:

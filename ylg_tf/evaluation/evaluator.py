@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import keras
 import ml_collections
 import numpy as np
 import tensorflow as tf
@@ -408,13 +409,13 @@ class Evaluator:
         z_dim = z_dim or generator.z_dim
         z = truncated_normal((count, z_dim), truncation, seed=seed)
         labels = np.random.default_rng(seed).permutation(np.arange(count) % num_classes)
-        labels = tf.constant(labels, tf.int32)
+        labels = labels.astype(np.int32)
 
         def batches():
             for start in range(0, count, self.batch_size):
                 stop = min(start + self.batch_size, count)
                 images = generator((z[start:stop], labels[start:stop]), training=False)
-                yield images, labels[start:stop]
+                yield keras.ops.convert_to_numpy(images), labels[start:stop]  # any backend
 
         scores = self.evaluate_images(batches())
         scores.update(truncation=truncation, seed=seed)

@@ -140,11 +140,6 @@ class JaxBackend(TrainingBackend):
                 f"config.train.mixed_precision={train.mixed_precision!r}: the JAX engine accepts "
                 "'' (float32) or 'bfloat16'."
             )
-        if "eval" in self.config and self.config.eval.every:
-            raise ValueError(
-                f"config.eval.every={self.config.eval.every}: the JAX engine does not evaluate "
-                "during training yet; set it to 0 (or train with the TensorFlow engine)."
-            )
         self.distribution = data_parallel(self.devices)
         devices = int(np.prod(self.distribution.device_mesh.shape))
         if train.batch_size % (devices * jax.process_count()):
