@@ -39,6 +39,9 @@ def tiny_config(**train):
     return config
 
 
+STANDING = dict(batches=3, batch_size=8, seed=5)  # the standing statistics both sides take
+
+
 def run_jax(case: str, out: Path, timeout: int = 2400) -> dict:
     """Runs `case` of this file under Keras's JAX backend on 2 host CPU devices; its JSON."""
     env = dict(
@@ -68,6 +71,7 @@ def _jax_forward(out: Path) -> dict:
     from ylg_tf.jax_engine import save_models
     from ylg_tf.layers import SparseAttention2D
     from ylg_tf.models import build_discriminator, build_generator
+    from ylg_tf.training.standing_statistics import standing_statistics
 
     assert keras.backend.backend() == "jax"
     x = np.random.default_rng(1).standard_normal((2, 8, 8, 64)).astype("float32")
@@ -87,6 +91,8 @@ def _jax_forward(out: Path) -> dict:
     logits = discriminator((images, labels), training=False)
     save_models(str(out / "weights.npz"), generator, discriminator)
     np.savez(out / "jax_outputs.npz", fake=np.asarray(fake), logits=np.asarray(logits))
+    standing_statistics(generator, 10, config.model.generator.z_dim, **STANDING)
+    save_models(str(out / "standing.npz"), generator, discriminator)
     return {
         "attention_error": float(np.abs(np.asarray(masked) - np.asarray(blocked)).max()),
         "probs_error": float(np.abs(np.asarray(masked_probs) - np.asarray(blocked_probs)).max()),
@@ -148,7 +154,7 @@ def test_weight_files_round_trip_and_refuse_another_model(tmp_path):
 def test_layers_and_models_under_jax_equal_tensorflow(tmp_path):
     import keras
 
-    from ylg_tf.jax_engine import load_models
+    from ylg_tf.jax_engine import load_models, read_npz
     from ylg_tf.models import build_discriminator, build_generator
 
     errors = run_jax("forward", tmp_path)
@@ -164,6 +170,18 @@ def test_layers_and_models_under_jax_equal_tensorflow(tmp_path):
     np.testing.assert_allclose(fake, expected["fake"], atol=2e-5)
     logits = np.asarray(discriminator((images, labels), training=False))
     np.testing.assert_allclose(logits, expected["logits"], rtol=1e-4, atol=1e-5)
+    # The EMA generator's standing statistics (eager training-mode calls) under both backends.
+    from ylg_tf.jax_engine.weights import model_arrays
+    from ylg_tf.training.standing_statistics import standing_statistics
+
+    assert standing_statistics(generator, 10, config.model.generator.z_dim, **STANDING) > 3
+    jax_standing = read_npz(str(tmp_path / "standing.npz"))
+    before = read_npz(str(tmp_path / "weights.npz"))
+    moved = 0
+    for key, value in model_arrays(generator, "G").items():
+        np.testing.assert_allclose(value, jax_standing[key], rtol=1e-4, atol=1e-5, err_msg=key)
+        moved += key.endswith("moving_mean") and not np.allclose(value, before[key])
+    assert moved > 3  # the statistics were re-estimated, not left as they were
 
 
 def _feeds_batch_norm(key: str) -> bool:
