@@ -8,7 +8,8 @@ train step and the training state's files. It never touches run directories, con
 reading the run config it was given), logging, summaries, signals or schedules: the loop gives it
 the folders to keep its state in and the number of steps to run.
 
-`ylg_tf.training.tensorflow_backend.TensorFlowBackend` implements it with `tf.distribute`.
+`ylg_tf.training.tensorflow_backend.TensorFlowBackend` implements it with `tf.distribute`,
+`ylg_tf.jax_engine.backend.JaxBackend` with Keras's JAX backend (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ directory and its lease, the dataset's source and seeds, the schedule of logs, s
 checkpoints and evaluations, progress lines and summaries, signals, the NaN stop and the EMA
 generator's standing statistics. The back end (`backend.py`) builds the models, runs the train
 steps and keeps the training state's files. `GANTrainer` (`trainer.py`) is this loop over the
-TensorFlow back end.
+TensorFlow back end, `ylg_tf.jax_engine.jax_loop` this loop over the JAX back end.
 """
 
 from __future__ import annotations
