@@ -171,7 +171,7 @@ def test_layers_and_models_under_jax_equal_tensorflow(tmp_path):
     logits = np.asarray(discriminator((images, labels), training=False))
     np.testing.assert_allclose(logits, expected["logits"], rtol=1e-4, atol=1e-5)
     # The EMA generator's standing statistics (eager training-mode calls) under both backends.
-    from ylg_tf.jax_engine.weights import model_arrays
+    from ylg_tf.runs.weights import model_arrays
     from ylg_tf.training.standing_statistics import standing_statistics
 
     assert standing_statistics(generator, 10, config.model.generator.z_dim, **STANDING) > 3
@@ -266,7 +266,7 @@ def test_two_device_steps_match_one_device_and_the_tf_engine(tmp_path):
         ("D", trainer.discriminator),
         ("G_ema", trainer.ema_generator),
     ):
-        from ylg_tf.jax_engine.weights import model_arrays
+        from ylg_tf.runs.weights import model_arrays
 
         tf_state.update(model_arrays(model, role))
     _assert_states_match(

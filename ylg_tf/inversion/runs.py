@@ -15,11 +15,11 @@ from ylg_tf.inversion.driver import InversionResult, invert
 from ylg_tf.inversion.losses import check_method
 from ylg_tf.inversion.outputs import write_inversion
 from ylg_tf.inversion.targets import check_labels, load_target
-from ylg_tf.jax_engine.weights import assign_model, read_npz
 from ylg_tf.models import build_discriminator
 from ylg_tf.runs import files
 from ylg_tf.runs.directory import RunDirectory
 from ylg_tf.runs.loading import Run, float32_models, load_run, model_weights
+from ylg_tf.runs.weights import assign_model, read_npz
 from ylg_tf.sampling import truncated_normal
 
 __all__ = ["RunInversion", "invert_run", "load_discriminator", "load_models", "progress_logger"]

@@ -3,11 +3,11 @@
 `train(config, workdir)` runs `ylg_tf.training.loop.TrainingLoop` over `JaxBackend`
 (`ylg_tf.jax_engine.backend`) and needs `KERAS_BACKEND=jax` before Keras is imported (for TPU VMs
 and GPUs through JAX; tf.distribute stays the default engine). Its checkpoints are weight files
-(`ylg_tf.jax_engine.weights`) that either engine's models load. Importing this package does not
-import JAX, so that TensorFlow-engine code can read and write those files.
+(`ylg_tf.runs.weights`, re-exported here) that either engine's models load. Importing this
+package does not import JAX.
 """
 
-from ylg_tf.jax_engine.weights import load_models, read_npz, save_models, write_npz
+from ylg_tf.runs.weights import load_models, read_npz, save_models, write_npz
 
 
 def jax_loop(config, workdir, devices: list | None = None):

@@ -7,7 +7,7 @@ seeds `(seed, step * (d_steps + 1) + use)`. `keras.distribution.DataParallel` re
 variables over all devices (or the `devices` given) and the batch is sharded over them; XLA then
 reduces batch-norm statistics and gradients over the whole global batch, so the update does not
 depend on the device count. The training state is saved as `.npz` weight files
-(`ylg_tf.jax_engine.weights`) in the run's `checkpoints/`.
+(`ylg_tf.runs.weights`) in the run's `checkpoints/`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from jax.sharding import NamedSharding, PartitionSpec
 from ylg_tf.data import Source
 from ylg_tf.data.pipeline import per_replica_dataset_fn
 from ylg_tf.jax_engine.step import GANModels, make_train_step
-from ylg_tf.jax_engine.weights import (
+from ylg_tf.models import build_discriminator, build_generator
+from ylg_tf.runs import checkpoints as run_checkpoints
+from ylg_tf.runs import files
+from ylg_tf.runs.checkpoints import NPZ_CHECKPOINTS
+from ylg_tf.runs.config import parse_augment_policy
+from ylg_tf.runs.weights import (
     STEP_KEY,
     assign_model,
     model_arrays,
@@ -31,11 +36,6 @@ from ylg_tf.jax_engine.weights import (
     read_npz,
     write_npz,
 )
-from ylg_tf.models import build_discriminator, build_generator
-from ylg_tf.runs import checkpoints as run_checkpoints
-from ylg_tf.runs import files
-from ylg_tf.runs.checkpoints import NPZ_CHECKPOINTS
-from ylg_tf.runs.config import parse_augment_policy
 from ylg_tf.training.backend import TrainingBackend
 
 

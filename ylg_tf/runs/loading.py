@@ -18,7 +18,6 @@ import tensorflow as tf
 from absl import logging
 
 from ylg_tf.data import DatasetInfo
-from ylg_tf.jax_engine.weights import assign_model, read_npz
 from ylg_tf.models import Generator, build_generator
 from ylg_tf.runs.checkpoints import (
     NPZ_CHECKPOINTS,
@@ -27,6 +26,7 @@ from ylg_tf.runs.checkpoints import (
     restore_newest,
 )
 from ylg_tf.runs.directory import RunDirectory
+from ylg_tf.runs.weights import assign_model, read_npz
 
 __all__ = ["Run", "float32_models", "load_run", "model_weights"]
 

@@ -2,11 +2,11 @@
 
 Keys are `"<role>/<variable path inside the model>"` (roles `G`, `D`, `G_ema`); a path comes from
 layer names, so it is the same under Keras's TensorFlow and JAX backends and for a model of any
-name. The JAX engine checkpoints in
-this format; `load_models` puts a file's weights into models built by either engine (for example
-to export or evaluate a JAX run with the TF tools), and `save_models` writes TF-engine models in it
-(for example to continue a TF run under JAX, with fresh optimizer state). Files go through
-`ylg_tf.runs.files` (`tf.io.gfile`), so that they can live on `gs://`.
+name. The JAX engine checkpoints in this format (`checkpoints/step_<step>.npz`, which `load_run`
+reads); `load_models` puts a file's weights into models built by either engine, and
+`save_models` writes TF-engine models in it (for example to continue a TF run under JAX in a new
+run directory, with fresh optimizer state). Files go through `ylg_tf.runs.files`
+(`tf.io.gfile`), so that they can live on `gs://`.
 """
 
 from __future__ import annotations
