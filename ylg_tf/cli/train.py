@@ -91,7 +91,7 @@ def _jax_trainer():
     return jax_engine.jax_loop(_CONFIG.value, _WORKDIR.value)
 
 
-def _log_config(saved=None) -> None:
+def _log_config(saved) -> None:
     """The config file and the overrides given to it (the whole config with --show_config);
     `saved`: where the run keeps the whole config."""
     if _SHOW_CONFIG.value:
@@ -100,10 +100,10 @@ def _log_config(saved=None) -> None:
     overrides = config_flags.get_override_values(flags.FLAGS["config"])
     given = ", ".join(f"{name}={value!r}" for name, value in sorted(overrides.items()))
     logging.info(
-        "Config: %s%s (the whole config: %s--show_config)",
+        "Config: %s%s (the whole config: %s, or --show_config)",
         config_flags.get_config_filename(flags.FLAGS["config"]),
         f" with {given}" if given else "",
-        f"{saved}, or " if saved else "",
+        saved,
     )
 
 
