@@ -170,7 +170,9 @@ def digits_classifier(
 
 def _numpy_outputs(model: keras.Model):
     def outputs(images: np.ndarray) -> list[np.ndarray]:
-        return [keras.ops.convert_to_numpy(o).astype(np.float32) for o in model(images)]
+        return [
+            keras.ops.convert_to_numpy(o).astype(np.float32) for o in model(images, training=False)
+        ]
 
     return outputs
 

@@ -19,7 +19,7 @@ from ylg_tf.models import build_discriminator
 from ylg_tf.runs import files
 from ylg_tf.runs.directory import RunDirectory
 from ylg_tf.runs.loading import Run, float32_models, load_run, model_weights
-from ylg_tf.runs.weights import assign_model, read_npz
+from ylg_tf.runs.weights import load_models as load_weight_file
 from ylg_tf.sampling import truncated_normal
 
 __all__ = ["RunInversion", "invert_run", "load_discriminator", "load_models", "progress_logger"]
@@ -30,7 +30,7 @@ def load_discriminator(run: Run):
     with float32_models():
         discriminator = build_discriminator(run.config, run.info.num_classes)
     if run.checkpoint.endswith(".npz"):  # a JAX-engine run
-        assign_model(discriminator, read_npz(run.checkpoint), "D")
+        load_weight_file(run.checkpoint, discriminator=discriminator)
         return discriminator
     restore = tf.train.Checkpoint(discriminator_weights=model_weights(discriminator))
     status = restore.restore(run.checkpoint)

@@ -29,9 +29,9 @@ from ylg_tf.runs import files
 from ylg_tf.runs.checkpoints import NPZ_CHECKPOINTS
 from ylg_tf.runs.config import parse_augment_policy
 from ylg_tf.runs.weights import (
-    STEP_KEY,
-    assign_model,
-    model_arrays,
+    assign_models,
+    assign_optimizer,
+    models_arrays,
     optimizer_arrays,
     read_npz,
     write_npz,
@@ -80,11 +80,7 @@ def latents(config: ml_collections.ConfigDict, step: int) -> np.ndarray:
 
 def save_checkpoint(path: str, models: GANModels, step: int) -> str:
     """Weights of G, D, EMA G and both optimizers at `step`, as one `.npz` at `path`."""
-    arrays = {STEP_KEY: np.asarray(step, np.int64)}
-    arrays.update(model_arrays(models.generator, "G"))
-    arrays.update(model_arrays(models.discriminator, "D"))
-    if models.ema_generator is not None:
-        arrays.update(model_arrays(models.ema_generator, "G_ema"))
+    arrays = models_arrays(step, models.generator, models.discriminator, models.ema_generator)
     arrays.update(optimizer_arrays(models.g_optimizer, "g_optimizer"))
     arrays.update(optimizer_arrays(models.d_optimizer, "d_optimizer"))
     return write_npz(path, arrays)
@@ -94,20 +90,10 @@ def restore_checkpoint(path: str, models: GANModels) -> int:
     """Loads a checkpoint into `models`; returns its step. Optimizer state is optional (a file
     written by `weights.save_models` from TF-engine models starts fresh optimizers)."""
     arrays = read_npz(path)
-    assign_model(models.generator, arrays, "G")
-    assign_model(models.discriminator, arrays, "D")
-    if models.ema_generator is not None:
-        has_ema = any(k.startswith("G_ema/") for k in arrays)
-        assign_model(models.ema_generator, arrays, "G_ema" if has_ema else "G")
-    for role in ("g_optimizer", "d_optimizer"):
-        optimizer = getattr(models, role)
-        values = [arrays[k] for k in sorted(arrays) if k.startswith(f"{role}/")]
-        if values:
-            if len(values) != len(optimizer.variables):
-                raise ValueError(f"{path}: {len(values)} {role} arrays for a different model.")
-            for variable, value in zip(optimizer.variables, values, strict=True):
-                variable.assign(value)
-    return int(arrays[STEP_KEY])
+    step = assign_models(arrays, models.generator, models.discriminator, models.ema_generator)
+    assign_optimizer(models.g_optimizer, arrays, "g_optimizer")
+    assign_optimizer(models.d_optimizer, arrays, "d_optimizer")
+    return step
 
 
 class JaxBackend(TrainingBackend):
@@ -236,9 +222,7 @@ class JaxBackend(TrainingBackend):
         return self._latest
 
     def saved(self, step: int) -> bool:
-        return self._latest is not None and self._latest.endswith(
-            NPZ_CHECKPOINTS.name.format(step=step)
-        )
+        return self._latest is not None and self._latest.endswith(NPZ_CHECKPOINTS.file(step))
 
     @property
     def saves_on_preemption(self) -> bool:

@@ -52,8 +52,12 @@ class CheckpointFormat:
     files: re.Pattern
     name: str
 
+    def file(self, step: int) -> str:
+        """The checkpoint of `step`'s name in the folder (a prefix or a file)."""
+        return self.name.format(step=step)
+
     def path(self, directory: str | os.PathLike, step: int) -> str:
-        return files.join(directory, self.name.format(step=step))
+        return files.join(directory, self.file(step))
 
 
 TF_CHECKPOINTS = CheckpointFormat(
@@ -89,7 +93,7 @@ def check_engine(directory: str | os.PathLike, form: CheckpointFormat) -> None:
     if steps := checkpoint_steps(directory, other):
         raise CheckpointError(
             f"{os.fspath(directory)} holds checkpoints of the {other.engine} engine "
-            f"({other.name.format(step=steps[-1])}), which the {form.engine} engine cannot read: "
+            f"({other.file(steps[-1])}), which the {form.engine} engine cannot read: "
             f"go on with --engine={other.flag}, or use another --workdir."
         )
 
@@ -172,9 +176,9 @@ def restore_newest(
     steps = checkpoint_steps(directory, form)
     if step is not None:
         if step not in steps:
-            names = [form.name.format(step=s) for s in steps]
+            names = [form.file(s) for s in steps]
             raise FileNotFoundError(
-                f"No checkpoint {form.name.format(step=step)} in {directory}; it has {names}."
+                f"No checkpoint {form.file(step)} in {directory}; it has {names}."
             )
         steps = [step]
     tried, unreadable = [], []
@@ -191,8 +195,8 @@ def restore_newest(
             continue
         if set_aside and unreadable:  # only once another restored: never empty the directory
             for bad in unreadable:
-                name = form.name.format(step=bad)
-                logging.warning("Moved %s into %s.", name, _set_aside(directory, bad, form))
+                aside = _set_aside(directory, bad, form)
+                logging.warning("Moved %s into %s.", form.file(bad), aside)
         if tried:
             logging.warning("Restored %s instead of the newest checkpoint.", prefix)
         return candidate, prefix

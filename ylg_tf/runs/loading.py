@@ -26,7 +26,7 @@ from ylg_tf.runs.checkpoints import (
     restore_newest,
 )
 from ylg_tf.runs.directory import RunDirectory
-from ylg_tf.runs.weights import assign_model, read_npz
+from ylg_tf.runs.weights import assign_model, has_role, read_npz
 
 __all__ = ["Run", "float32_models", "load_run", "model_weights"]
 
@@ -121,7 +121,7 @@ def load_run(workdir, *, step: int | None = None, use_ema: bool = True) -> Run:
 
     def restore_npz(path: str) -> None:
         arrays = read_npz(path)
-        ema = use_ema and any(name.startswith("G_ema/") for name in arrays)
+        ema = use_ema and has_role(arrays, "G_ema")
         with float32_models():
             generator = build_generator(config, info.num_classes, name="G_ema" if ema else "G")
         assign_model(generator, arrays, "G_ema" if ema else "G")

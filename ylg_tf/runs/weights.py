@@ -54,6 +54,20 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
     return files.load_npz(path)
 
 
+def models_arrays(
+    step: int,
+    generator: keras.Model | None = None,
+    discriminator: keras.Model | None = None,
+    ema_generator: keras.Model | None = None,
+) -> dict[str, np.ndarray]:
+    """The step and the given models' weights, keyed as a weight file holds them."""
+    arrays = {STEP_KEY: np.asarray(step, np.int64)}
+    for role, model in zip(ROLES, (generator, discriminator, ema_generator), strict=True):
+        if model is not None:
+            arrays.update(model_arrays(model, role))
+    return arrays
+
+
 def save_models(
     path: str,
     generator: keras.Model,
@@ -62,11 +76,12 @@ def save_models(
     step: int = 0,
 ) -> str:
     """Writes the models' weights (no optimizer state) as a weight file; returns `path`."""
-    arrays = {STEP_KEY: np.asarray(step, np.int64)}
-    for role, model in zip(ROLES, (generator, discriminator, ema_generator), strict=True):
-        if model is not None:
-            arrays.update(model_arrays(model, role))
-    return write_npz(path, arrays)
+    return write_npz(path, models_arrays(step, generator, discriminator, ema_generator))
+
+
+def has_role(arrays: dict[str, np.ndarray], role: str) -> bool:
+    """Whether a weight file's arrays hold the weights of `role` (`G_ema`: a run with EMA)."""
+    return any(key.startswith(f"{role}/") for key in arrays)
 
 
 def assign_model(model: keras.Model, arrays: dict[str, np.ndarray], role: str) -> None:
@@ -89,6 +104,37 @@ def assign_model(model: keras.Model, arrays: dict[str, np.ndarray], role: str) -
         variable.assign(value)
 
 
+def assign_models(
+    arrays: dict[str, np.ndarray],
+    generator: keras.Model | None = None,
+    discriminator: keras.Model | None = None,
+    ema_generator: keras.Model | None = None,
+) -> int:
+    """Assigns a weight file's arrays to the given models; returns the step they were saved at.
+
+    `ema_generator` falls back to the file's `G` weights when the run kept no EMA generator.
+    """
+    for role, model in zip(ROLES, (generator, discriminator, ema_generator), strict=True):
+        if model is not None:
+            fallback = role == "G_ema" and not has_role(arrays, role)
+            assign_model(model, arrays, "G" if fallback else role)
+    return int(arrays.get(STEP_KEY, 0))
+
+
+def assign_optimizer(
+    optimizer: keras.optimizers.Optimizer, arrays: dict[str, np.ndarray], role: str
+) -> None:
+    """Assigns `optimizer_arrays`' entries of `role` back, when the file holds any (a file of
+    `save_models` holds none: the optimizer stays fresh)."""
+    values = [arrays[key] for key in sorted(arrays) if key.startswith(f"{role}/")]
+    if not values:
+        return
+    if len(values) != len(optimizer.variables):
+        raise ValueError(f"{len(values)} {role} arrays in the weight file for a different model.")
+    for variable, value in zip(optimizer.variables, values, strict=True):
+        variable.assign(value)
+
+
 def load_models(
     path: str,
     generator: keras.Model | None = None,
@@ -99,9 +145,4 @@ def load_models(
 
     `ema_generator` falls back to the file's `G` weights when the run kept no EMA generator.
     """
-    arrays = read_npz(path)
-    for role, model in zip(ROLES, (generator, discriminator, ema_generator), strict=True):
-        if model is not None:
-            has_role = any(k.startswith(f"{role}/") for k in arrays)
-            assign_model(model, arrays, role if has_role or role != "G_ema" else "G")
-    return int(arrays.get(STEP_KEY, 0))
+    return assign_models(read_npz(path), generator, discriminator, ema_generator)
